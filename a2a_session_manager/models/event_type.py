@@ -1,0 +1,15 @@
+"""What kind of thing an event records.
+
+Applications may use their own strings as well; ``SessionEvent.type`` keeps
+unknown values as plain strings so they survive every store.
+"""
+
+from enum import Enum
+
+
+class EventType(str, Enum):
+    MESSAGE = "message"
+    SUMMARY = "summary"
+    TOOL_CALL = "tool_call"
+    REFERENCE = "reference"
+    CONTEXT_BRIDGE = "context_bridge"

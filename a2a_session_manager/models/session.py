@@ -1,0 +1,138 @@
+"""A session: a conversation or agent job, with its runs, events and children."""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import uuid4
+
+from pydantic import BaseModel, Field, PrivateAttr, model_validator
+
+from a2a_session_manager.models.event_source import EventSource
+from a2a_session_manager.models.hierarchy import HierarchyReader, current_reader
+from a2a_session_manager.models.session_event import SessionEvent
+from a2a_session_manager.models.session_metadata import SessionMetadata
+from a2a_session_manager.models.session_run import RunStatus, SessionRun
+from a2a_session_manager.models.token_usage import TokenSummary, TokenUsage
+from a2a_session_manager.tokens.counting import count_chat_tokens
+
+
+class Session(BaseModel):
+    id: str = Field(default_factory=lambda: uuid4().hex)
+    metadata: SessionMetadata = Field(default_factory=SessionMetadata)
+    parent_id: str | None = None
+    child_ids: list[str] = Field(default_factory=list)
+    task_ids: list[str] = Field(default_factory=list)
+    runs: list[SessionRun] = Field(default_factory=list)
+    events: list[SessionEvent] = Field(default_factory=list)
+    state: dict[str, Any] = Field(default_factory=dict)
+    token_summary: TokenSummary = Field(default_factory=TokenSummary)
+
+    # What a store has already persisted for this object, so that ``save``
+    # writes only what is new (see storage.changes).
+    _persisted_events: int = PrivateAttr(default=0)
+    _persisted_runs: dict[str, tuple[Any, ...]] = PrivateAttr(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _summarise_loaded_events(self) -> Session:
+        if self.events and self.token_summary.total_tokens == 0:
+            summary = TokenSummary()
+            for event in self.events:
+                if event.token_usage is not None:
+                    summary.add_usage(event.token_usage)
+            self.token_summary = summary
+        return self
+
+    # -- events and runs -------------------------------------------------
+    def add_event(self, event: SessionEvent) -> None:
+        self.events.append(event)
+        if event.token_usage is not None:
+            self.token_summary.add_usage(event.token_usage)
+        self.metadata.touch()
+
+    def add_child(self, child_id: str) -> None:
+        if child_id not in self.child_ids:
+            self.child_ids.append(child_id)
+
+    def remove_child(self, child_id: str) -> None:
+        if child_id in self.child_ids:
+            self.child_ids.remove(child_id)
+
+    @property
+    def last_update_time(self) -> Any:
+        return self.metadata.updated_at
+
+    @property
+    def active_run(self) -> SessionRun | None:
+        for run in reversed(self.runs):
+            if run.status == RunStatus.RUNNING:
+                return run
+        return None
+
+    def events_for_run(self, run_id: str) -> list[SessionEvent]:
+        return [e for e in self.events if e.task_id == run_id]
+
+    # -- tokens ----------------------------------------------------------
+    @property
+    def total_tokens(self) -> int:
+        return self.token_summary.total_tokens
+
+    @property
+    def total_cost(self) -> float:
+        return self.token_summary.total_estimated_cost_usd
+
+    def usage_by_source(self) -> dict[str, TokenSummary]:
+        out: dict[str, TokenSummary] = {}
+        for event in self.events:
+            if event.token_usage is not None:
+                key = event.source.value if isinstance(event.source, EventSource) else str(event.source)
+                out.setdefault(key, TokenSummary()).add_usage(event.token_usage)
+        return out
+
+    def usage_by_run(self) -> dict[str, TokenSummary]:
+        out: dict[str, TokenSummary] = {}
+        for event in self.events:
+            if event.token_usage is not None and event.task_id:
+                out.setdefault(event.task_id, TokenSummary()).add_usage(event.token_usage)
+        return out
+
+    def count_message_tokens(
+        self, messages: list[dict[str, Any]] | str, model: str = "gpt-4o-mini"
+    ) -> int:
+        """Exact tokens of ``messages`` as the chat API bills them (or of plain text)."""
+        if isinstance(messages, str):
+            return TokenUsage.count_tokens(messages, model)
+        return count_chat_tokens(messages, model)
+
+    # -- hierarchy (read through the store, never stored in the model) ---
+    def ancestors(self, store: HierarchyReader | None = None) -> list[Session]:
+        """Parent, grandparent, ... as the store has them (nearest first)."""
+        reader = store if store is not None else current_reader()
+        out: list[Session] = []
+        seen = {self.id}
+        parent_id = self.parent_id
+        while parent_id and parent_id not in seen:
+            seen.add(parent_id)
+            parent = reader.get(parent_id)
+            if parent is None:
+                break
+            out.append(parent)
+            parent_id = parent.parent_id
+        return out
+
+    def descendants(self, store: HierarchyReader | None = None) -> list[Session]:
+        """Children, grandchildren, ... breadth first, as the store has them."""
+        reader = store if store is not None else current_reader()
+        out: list[Session] = []
+        seen = {self.id}
+        queue = list(dict.fromkeys([*self.child_ids, *reader.children(self.id)]))
+        while queue:
+            child_id = queue.pop(0)
+            if child_id in seen:
+                continue
+            seen.add(child_id)
+            child = reader.get(child_id)
+            if child is None:
+                continue
+            out.append(child)
+            queue.extend(c for c in (*child.child_ids, *reader.children(child_id)) if c not in seen)
+        return out

@@ -1,0 +1,110 @@
+"""The embedded default store: sessions in this process's memory, thread-safe."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+from a2a_session_manager.models.session import Session
+from a2a_session_manager.models.session_event import SessionEvent
+from a2a_session_manager.models.session_metadata import SessionMetadata
+from a2a_session_manager.models.session_run import SessionRun
+from a2a_session_manager.models.token_usage import TokenSummary
+from a2a_session_manager.storage.base import BaseSessionStore
+from a2a_session_manager.storage.changes import SessionChanges, mark_persisted, merge_metadata
+from a2a_session_manager.storage.errors import validate_session_id
+
+
+@dataclass
+class _Record:
+    metadata: SessionMetadata | None = None
+    parent_id: str | None = None
+    children: dict[str, None] = field(default_factory=dict)  # ordered set
+    state: dict[str, Any] = field(default_factory=dict)
+    events: list[SessionEvent] = field(default_factory=list)
+    event_index: dict[str, int] = field(default_factory=dict)
+    runs: dict[str, SessionRun] = field(default_factory=dict)
+    summary: TokenSummary = field(default_factory=TokenSummary)
+
+
+class InMemorySessionStore(BaseSessionStore):
+    """Sessions held in a dict. ``get`` returns a new ``Session`` object each
+    time (sharing the event objects), so callers never mutate the store by
+    accident and ``save`` of a loaded object appends only what is new."""
+
+    def __init__(self) -> None:
+        self._records: dict[str, _Record] = {}
+        self._lock = threading.RLock()
+
+    def apply(self, changes: SessionChanges) -> None:
+        session_id = validate_session_id(changes.session_id)
+        with self._lock:
+            record = self._records.get(session_id)
+            if record is None:
+                record = self._records[session_id] = _Record()
+            if changes.metadata is not None:
+                record.metadata = merge_metadata(record.metadata, changes.metadata)
+            elif record.metadata is None:
+                record.metadata = SessionMetadata()
+            if changes.parent_id and changes.parent_id != session_id:
+                record.parent_id = changes.parent_id
+                parent = self._records.get(changes.parent_id)
+                if parent is None:
+                    parent = self._records[changes.parent_id] = _Record(metadata=SessionMetadata())
+                parent.children.setdefault(session_id, None)
+            for child_id in changes.child_ids:
+                record.children.setdefault(child_id, None)
+            record.state.update(changes.state)
+            for event in changes.events:
+                index = record.event_index.get(event.id)
+                if index is None:
+                    record.event_index[event.id] = len(record.events)
+                    record.events.append(event)
+                    if event.token_usage is not None:
+                        record.summary.add_usage(event.token_usage)
+                else:
+                    record.events[index] = event
+            for run in changes.runs:
+                record.runs[run.id] = run.model_copy()
+
+    def get(self, session_id: str) -> Session | None:
+        with self._lock:
+            record = self._records.get(session_id)
+            if record is None:
+                return None
+            session = Session.model_construct(
+                id=session_id,
+                metadata=(record.metadata or SessionMetadata()).model_copy(deep=True),
+                parent_id=record.parent_id,
+                child_ids=list(record.children),
+                task_ids=[],
+                runs=[r.model_copy() for r in record.runs.values()],
+                events=list(record.events),
+                state=dict(record.state),
+                token_summary=record.summary.model_copy(deep=True),
+            )
+        mark_persisted(session)
+        return session
+
+    def delete(self, session_id: str) -> None:
+        with self._lock:
+            record = self._records.pop(session_id, None)
+            if record and record.parent_id and record.parent_id in self._records:
+                self._records[record.parent_id].children.pop(session_id, None)
+
+    def exists(self, session_id: str) -> bool:
+        return session_id in self._records
+
+    def list_sessions(self, prefix: str = "") -> list[str]:
+        with self._lock:
+            return [sid for sid in self._records if sid.startswith(prefix)]
+
+    def children(self, session_id: str) -> list[str]:
+        with self._lock:
+            record = self._records.get(session_id)
+            return list(record.children) if record else []
+
+    def clear(self) -> None:
+        with self._lock:
+            self._records.clear()

@@ -1,0 +1,66 @@
+"""JSON for stores that keep text (file, Redis): lossless for JSON values,
+safe for everything else.
+
+A value that is not JSON (a socket, a set, bytes that are not UTF-8) is
+stored as its ``repr`` rather than failing the write or dropping the event.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+from pydantic import BaseModel, TypeAdapter
+
+from a2a_session_manager.models.session_event import SessionEvent
+from a2a_session_manager.models.session_run import SessionRun
+
+logger = logging.getLogger(__name__)
+
+_events_adapter = TypeAdapter(list[SessionEvent])
+_runs_adapter = TypeAdapter(list[SessionRun])
+
+
+def _fallback(value: Any) -> Any:
+    if isinstance(value, bytes | bytearray):
+        return bytes(value).decode("utf-8", errors="backslashreplace")
+    if isinstance(value, set | frozenset | tuple):
+        return list(value)
+    logger.debug("storing non-JSON value of type %s as its repr", type(value).__name__)
+    return repr(value)
+
+
+def _scrub_surrogates(value: Any) -> Any:
+    if isinstance(value, str):
+        return value.encode("utf-8", errors="backslashreplace").decode("utf-8")
+    if isinstance(value, dict):
+        return {_scrub_surrogates(k): _scrub_surrogates(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_scrub_surrogates(v) for v in value]
+    return value
+
+
+def to_json(model: BaseModel) -> str:
+    """One line of JSON for ``model`` (never raises for odd field values)."""
+    try:
+        return model.model_dump_json(fallback=_fallback)
+    except ValueError:
+        # Lone surrogates ("\ud800") cannot be UTF-8; keep them visibly escaped.
+        data = _scrub_surrogates(model.model_dump(mode="json", fallback=_fallback))
+        return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+
+
+def events_from_json_lines(lines: list[str] | list[bytes]) -> list[SessionEvent]:
+    """Parse many event JSON documents at once (one pass in pydantic-core)."""
+    if not lines:
+        return []
+    joined = b",".join(x if isinstance(x, bytes) else x.encode() for x in lines)
+    return _events_adapter.validate_json(b"[" + joined + b"]")
+
+
+def runs_from_json_lines(lines: list[str] | list[bytes]) -> list[SessionRun]:
+    if not lines:
+        return []
+    joined = b",".join(x if isinstance(x, bytes) else x.encode() for x in lines)
+    return _runs_adapter.validate_json(b"[" + joined + b"]")

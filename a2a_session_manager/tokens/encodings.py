@@ -1,0 +1,111 @@
+"""Offline, hash-checked tiktoken encodings.
+
+tiktoken downloads its BPE files on first use; our users' CI often has no
+network. We ship the two official files (o200k_base, cl100k_base; 2.4 MB
+gzipped in ``data/``) and build the encodings with tiktoken's own
+constructors, so the regex and special tokens are exactly tiktoken's, and
+each file is checked against the sha256 tiktoken itself expects.
+"""
+
+from __future__ import annotations
+
+import base64
+import gzip
+import hashlib
+import logging
+import threading
+from collections.abc import Callable
+from functools import lru_cache
+from importlib import resources
+from typing import Any
+
+import tiktoken
+import tiktoken_ext.openai_public as openai_public
+from tiktoken.model import MODEL_PREFIX_TO_ENCODING, MODEL_TO_ENCODING
+
+logger = logging.getLogger(__name__)
+
+BUNDLED_FILES = {"o200k_base": "o200k_base.tiktoken.gz", "cl100k_base": "cl100k_base.tiktoken.gz"}
+DEFAULT_ENCODING = "o200k_base"
+
+_load_lock = threading.Lock()
+
+
+class EncodingUnavailableError(RuntimeError):
+    """An encoding that is neither bundled nor loadable by tiktoken here."""
+
+
+def _bundled_ranks(file_name: str, expected_hash: str | None) -> dict[bytes, int]:
+    raw = gzip.decompress(resources.files(__package__).joinpath("data", file_name).read_bytes())
+    digest = hashlib.sha256(raw).hexdigest()
+    if expected_hash is not None and digest != expected_hash:
+        raise EncodingUnavailableError(
+            f"bundled {file_name} has sha256 {digest}, tiktoken expects {expected_hash}"
+        )
+    ranks: dict[bytes, int] = {}
+    for line in raw.splitlines():
+        if line:
+            token, rank = line.split()
+            ranks[base64.b64decode(token)] = int(rank)
+    return ranks
+
+
+def _offline_loader(url: str, expected_hash: str | None = None) -> dict[bytes, int]:
+    file_name = url.rsplit("/", 1)[-1] + ".gz"
+    if file_name not in BUNDLED_FILES.values():
+        raise EncodingUnavailableError(f"{url} is not bundled with a2a-session-manager")
+    return _bundled_ranks(file_name, expected_hash)
+
+
+def _build_offline(name: str) -> tiktoken.Encoding:
+    constructor: Callable[[], dict[str, Any]] = getattr(openai_public, name)
+    # tiktoken's constructors call the module-level ``load_tiktoken_bpe``;
+    # pointing it at our bundled files keeps tiktoken's own definitions.
+    with _load_lock:
+        original = openai_public.load_tiktoken_bpe
+        openai_public.load_tiktoken_bpe = _offline_loader
+        try:
+            params = constructor()
+        finally:
+            openai_public.load_tiktoken_bpe = original
+    return tiktoken.Encoding(**params)
+
+
+@lru_cache(maxsize=None)
+def get_encoding(name: str) -> tiktoken.Encoding:
+    """The named encoding, from the bundled files when possible (no network)."""
+    try:
+        return _build_offline(name)
+    except (EncodingUnavailableError, AttributeError) as exc:
+        logger.debug("encoding %s not available offline (%s); asking tiktoken", name, exc)
+    try:
+        return tiktoken.get_encoding(name)
+    except Exception as exc:  # tiktoken raises several types when offline
+        raise EncodingUnavailableError(
+            f"encoding {name!r} is not bundled and tiktoken could not load it: {exc}"
+        ) from exc
+
+
+@lru_cache(maxsize=1024)
+def encoding_name_for_model(model: str) -> str:
+    """tiktoken's model map, then its prefixes; unknown models get o200k_base."""
+    if model in MODEL_TO_ENCODING:
+        return MODEL_TO_ENCODING[model]
+    for prefix, name in MODEL_PREFIX_TO_ENCODING.items():
+        if model.startswith(prefix):
+            return name
+    bare = model.split("/")[-1]  # "openai/gpt-4o" as routers name it
+    if bare != model:
+        return encoding_name_for_model(bare)
+    for prefix in ("gpt-4o", "gpt-4.1", "gpt-5", "o1", "o3", "o4"):
+        if bare.startswith(prefix):
+            return "o200k_base"
+    for prefix in ("gpt-4", "gpt-3.5", "gpt-35", "text-embedding"):
+        if bare.startswith(prefix):
+            return "cl100k_base"
+    return DEFAULT_ENCODING
+
+
+@lru_cache(maxsize=1024)
+def encoding_for_model(model: str) -> tiktoken.Encoding:
+    return get_encoding(encoding_name_for_model(model))
