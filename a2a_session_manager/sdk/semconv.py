@@ -1,0 +1,137 @@
+"""Every span, attribute and event name the product uses, in one place.
+
+Names follow the OpenTelemetry GenAI semantic conventions
+(open-telemetry/semantic-conventions-genai); ``session.id`` is the general
+session convention; names of our own use the ``a2a.`` prefix. Every other
+module imports these constants: none spells an attribute name itself.
+
+Span contract (what the exporter turns into session models)
+-----------------------------------------------------------
+``invoke_agent {name}``   GEN_AI_OPERATION_NAME="invoke_agent", GEN_AI_AGENT_NAME
+                          → a SessionRun whose id is the span id (16 hex chars)
+``chat {model}``          GEN_AI_OPERATION_NAME="chat", GEN_AI_PROVIDER_NAME,
+                          GEN_AI_REQUEST_MODEL, GEN_AI_RESPONSE_*, GEN_AI_USAGE_*,
+                          A2A_USAGE_SOURCE ("provider" | "counted"),
+                          GEN_AI_INPUT_MESSAGES / GEN_AI_OUTPUT_MESSAGES (JSON text,
+                          the conventions' structured messages, see below)
+                          → USER/TOOL events for the new input, one LLM event
+``execute_tool {name}``   GEN_AI_OPERATION_NAME="execute_tool", GEN_AI_TOOL_NAME,
+                          GEN_AI_TOOL_CALL_ID, GEN_AI_TOOL_CALL_ARGUMENTS,
+                          GEN_AI_TOOL_CALL_RESULT (JSON text), ERROR_TYPE on failure
+                          → a TOOL_CALL event
+``session {id}``          A2A_OPERATION_SESSION, SESSION_ID, A2A_SESSION_PARENT_ID,
+                          A2A_SESSION_PROPERTIES (JSON) → session metadata / hierarchy
+span event ``a2a.event``  A2A_EVENT_* attributes → the SessionEvent as given
+
+Every span started while a session is current also carries SESSION_ID,
+GEN_AI_CONVERSATION_ID (the same id) and, inside a run, A2A_RUN_ID; the SDK's
+span processor sets them on start, so instrumentations need not know sessions.
+
+Structured messages (GEN_AI_INPUT_MESSAGES / GEN_AI_OUTPUT_MESSAGES) are a
+JSON list of ``{"role": ..., "parts": [...], "finish_reason"?: ...}`` with
+parts ``{"type": "text", "content": str}``,
+``{"type": "tool_call", "id": str, "name": str, "arguments": any}`` and
+``{"type": "tool_call_response", "id": str, "response": any}``.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+# -- GenAI semantic conventions ------------------------------------------
+GEN_AI_OPERATION_NAME: Final = "gen_ai.operation.name"
+GEN_AI_PROVIDER_NAME: Final = "gen_ai.provider.name"
+GEN_AI_AGENT_NAME: Final = "gen_ai.agent.name"
+GEN_AI_AGENT_ID: Final = "gen_ai.agent.id"
+GEN_AI_CONVERSATION_ID: Final = "gen_ai.conversation.id"
+
+GEN_AI_REQUEST_MODEL: Final = "gen_ai.request.model"
+GEN_AI_REQUEST_MAX_TOKENS: Final = "gen_ai.request.max_tokens"
+GEN_AI_REQUEST_TEMPERATURE: Final = "gen_ai.request.temperature"
+GEN_AI_REQUEST_TOP_P: Final = "gen_ai.request.top_p"
+GEN_AI_REQUEST_FREQUENCY_PENALTY: Final = "gen_ai.request.frequency_penalty"
+GEN_AI_REQUEST_PRESENCE_PENALTY: Final = "gen_ai.request.presence_penalty"
+GEN_AI_REQUEST_STOP_SEQUENCES: Final = "gen_ai.request.stop_sequences"
+GEN_AI_REQUEST_SEED: Final = "gen_ai.request.seed"
+GEN_AI_REQUEST_CHOICE_COUNT: Final = "gen_ai.request.choice.count"
+GEN_AI_OUTPUT_TYPE: Final = "gen_ai.output.type"
+
+GEN_AI_RESPONSE_ID: Final = "gen_ai.response.id"
+GEN_AI_RESPONSE_MODEL: Final = "gen_ai.response.model"
+GEN_AI_RESPONSE_FINISH_REASONS: Final = "gen_ai.response.finish_reasons"
+
+GEN_AI_USAGE_INPUT_TOKENS: Final = "gen_ai.usage.input_tokens"
+GEN_AI_USAGE_OUTPUT_TOKENS: Final = "gen_ai.usage.output_tokens"
+GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS: Final = "gen_ai.usage.cache_read.input_tokens"
+GEN_AI_USAGE_REASONING_OUTPUT_TOKENS: Final = "gen_ai.usage.reasoning.output_tokens"
+
+GEN_AI_INPUT_MESSAGES: Final = "gen_ai.input.messages"
+GEN_AI_OUTPUT_MESSAGES: Final = "gen_ai.output.messages"
+GEN_AI_SYSTEM_INSTRUCTIONS: Final = "gen_ai.system_instructions"
+
+GEN_AI_TOOL_NAME: Final = "gen_ai.tool.name"
+GEN_AI_TOOL_TYPE: Final = "gen_ai.tool.type"
+GEN_AI_TOOL_DESCRIPTION: Final = "gen_ai.tool.description"
+GEN_AI_TOOL_CALL_ID: Final = "gen_ai.tool.call.id"
+GEN_AI_TOOL_CALL_ARGUMENTS: Final = "gen_ai.tool.call.arguments"
+GEN_AI_TOOL_CALL_RESULT: Final = "gen_ai.tool.call.result"
+
+SERVER_ADDRESS: Final = "server.address"
+SERVER_PORT: Final = "server.port"
+ERROR_TYPE: Final = "error.type"
+
+# Values of GEN_AI_OPERATION_NAME
+OPERATION_CHAT: Final = "chat"
+OPERATION_INVOKE_AGENT: Final = "invoke_agent"
+OPERATION_EXECUTE_TOOL: Final = "execute_tool"
+# Ours: the span that a ``session`` block opens.
+OPERATION_SESSION: Final = "a2a.session"
+
+# Values of GEN_AI_PROVIDER_NAME
+PROVIDER_OPENAI: Final = "openai"
+PROVIDER_AZURE_OPENAI: Final = "azure.ai.openai"
+
+# Content types of message parts
+PART_TEXT: Final = "text"
+PART_TOOL_CALL: Final = "tool_call"
+PART_TOOL_CALL_RESPONSE: Final = "tool_call_response"
+
+# -- Session -------------------------------------------------------------
+SESSION_ID: Final = "session.id"
+# W3C baggage key that carries the session id to other processes.
+BAGGAGE_SESSION_ID: Final = "session.id"
+
+# -- Ours (a2a.*) ----------------------------------------------------------
+A2A_RUN_ID: Final = "a2a.run.id"
+A2A_SESSION_PARENT_ID: Final = "a2a.session.parent_id"
+A2A_SESSION_PROPERTIES: Final = "a2a.session.properties"
+A2A_USAGE_SOURCE: Final = "a2a.usage.source"  # "provider" | "counted"
+A2A_COST_USD: Final = "a2a.usage.cost_usd"
+A2A_ERROR_MESSAGE: Final = "a2a.error.message"
+A2A_RUN_CANCELLED: Final = "a2a.run.cancelled"
+
+# Span event recorded by record_event()
+A2A_EVENT: Final = "a2a.event"
+A2A_EVENT_ID: Final = "a2a.event.id"
+A2A_EVENT_MESSAGE: Final = "a2a.event.message"  # JSON text
+A2A_EVENT_SOURCE: Final = "a2a.event.source"
+A2A_EVENT_TYPE: Final = "a2a.event.type"
+A2A_EVENT_METADATA: Final = "a2a.event.metadata"  # JSON text
+
+# Attributes that hold message content: kept in session stores, sent over
+# OTLP only when OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT allows it.
+CONTENT_ATTRIBUTES: Final = frozenset(
+    {
+        GEN_AI_INPUT_MESSAGES,
+        GEN_AI_OUTPUT_MESSAGES,
+        GEN_AI_SYSTEM_INSTRUCTIONS,
+        GEN_AI_TOOL_CALL_ARGUMENTS,
+        GEN_AI_TOOL_CALL_RESULT,
+        A2A_EVENT_MESSAGE,
+    }
+)
+
+# -- Environment variables -------------------------------------------------
+OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT: Final = (
+    "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT"
+)
