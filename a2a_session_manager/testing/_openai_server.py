@@ -69,6 +69,7 @@ logger = logging.getLogger(__name__)
 
 UNKNOWN_MODEL = "this-model-does-not-exist"
 DEFAULT_TEXT = "This is a test."
+_Event = tuple[str | None, Any]  # (SSE event name, data)
 _ROLES = ("system", "developer", "user", "assistant", "tool", "function")
 
 
@@ -532,15 +533,15 @@ class LocalOpenAIServer:
         status: int,
         body: Any,
         cut_after: int | None = None,
-        **headers: str,
+        headers: Mapping[str, str] | None = None,
     ) -> None:
         data = json.dumps(body, ensure_ascii=False).encode("utf-8")
         handler.send_response(status)
         handler.send_header("Content-Type", "application/json")
         handler.send_header("Content-Length", str(len(data)))
         handler.send_header("x-request-id", _new_id("req_"))
-        for name, value in headers.items():
-            handler.send_header(name.replace("_", "-"), value)
+        for name, value in (headers or {}).items():
+            handler.send_header(name, value)
         handler.end_headers()
         if cut_after is not None:  # a non-stream body cut: half of it, then the socket closes
             handler.wfile.write(data[: len(data) // 2])
@@ -551,8 +552,8 @@ class LocalOpenAIServer:
     def _send_error(self, handler: _Handler, reply: ErrorReply) -> None:
         headers = {}
         if reply.retry_after is not None:
-            headers["retry_after"] = f"{reply.retry_after:g}"
-        self._send_json(handler, reply.status, _error_body(reply), **headers)
+            headers["retry-after"] = f"{reply.retry_after:g}"
+        self._send_json(handler, reply.status, _error_body(reply), headers=headers)
 
     def _send_events(
         self, handler: _Handler, events: list[tuple[str | None, Any]], cut_after: int | None
@@ -661,13 +662,15 @@ class LocalOpenAIServer:
             "system_fingerprint": "fp_local",
         }
 
-        def chunk(delta: dict[str, Any], finish_reason: str | None = None) -> tuple[None, Any]:
+        def chunk(delta: dict[str, Any], finish_reason: str | None = None) -> _Event:
             choice = {"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish_reason}
             extra = {"usage": None} if include_usage else {}
             return None, {**base, "choices": [choice], **extra}
 
         first_content = "" if reply.content is not None else None
-        events = [chunk({"role": "assistant", "content": first_content, "refusal": None})]
+        events: list[tuple[str | None, Any]] = [
+            chunk({"role": "assistant", "content": first_content, "refusal": None})
+        ]
         for piece in _pieces(reply.content or "", reply.chunk_chars):
             events.append(chunk({"content": piece}))
         for index, (call_id, call) in enumerate(self._calls(reply)):
