@@ -7,10 +7,10 @@ stored as its ``repr`` rather than failing the write or dropping the event.
 
 from __future__ import annotations
 
-import json
 import logging
 from typing import Any
 
+import pydantic_core
 from pydantic import BaseModel, TypeAdapter
 
 from a2a_session_manager.models.session_event import SessionEvent
@@ -32,6 +32,8 @@ def _fallback(value: Any) -> Any:
 
 
 def _scrub_surrogates(value: Any) -> Any:
+    if isinstance(value, bytes | bytearray):
+        return bytes(value).decode("utf-8", errors="backslashreplace")
     if isinstance(value, str):
         return value.encode("utf-8", errors="backslashreplace").decode("utf-8")
     if isinstance(value, dict):
@@ -46,9 +48,11 @@ def to_json(model: BaseModel) -> str:
     try:
         return model.model_dump_json(fallback=_fallback)
     except ValueError:
-        # Lone surrogates ("\ud800") cannot be UTF-8; keep them visibly escaped.
-        data = _scrub_surrogates(model.model_dump(mode="json", fallback=_fallback))
-        return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+        # Lone surrogates ("\ud800") and non-UTF-8 bytes (which pydantic
+        # encodes itself, without the fallback) cannot be UTF-8; keep them
+        # visibly escaped.
+        data = _scrub_surrogates(model.model_dump(fallback=_fallback))
+        return pydantic_core.to_json(data, fallback=_fallback).decode()
 
 
 def events_from_json_lines(lines: list[str] | list[bytes]) -> list[SessionEvent]:
