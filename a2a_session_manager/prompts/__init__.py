@@ -1,0 +1,14 @@
+"""Build the next prompt from a session: strategies, exact-token truncation."""
+
+from a2a_session_manager.prompts.builder import build_prompt_from_session
+from a2a_session_manager.prompts.conversation import NO_RESULT
+from a2a_session_manager.prompts.strategy import PromptStrategy
+from a2a_session_manager.prompts.truncation import TRUNCATION_MARKER, truncate_prompt_to_token_limit
+
+__all__ = [
+    "NO_RESULT",
+    "TRUNCATION_MARKER",
+    "PromptStrategy",
+    "build_prompt_from_session",
+    "truncate_prompt_to_token_limit",
+]
