@@ -1,17 +1,291 @@
-"""PLACEHOLDER: the file store is being written (see helper brief)."""
+"""The file store: a directory with one append-only JSON-lines log per session.
+
+Appending an event writes one line and never rewrites the session; each
+``apply`` is one ``write()`` under an exclusive ``flock``, so threads and
+processes sharing the directory lose nothing; a crash loses at most the write
+in flight (see ``_file_log``); ids are encoded into file names that cannot
+leave the directory (see ``_file_names``); the record format is in
+``_file_records``.
+"""
 
 from __future__ import annotations
 
+import logging
+import os
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import ParamSpec, TypeVar
 
-from a2a_session_manager.storage.memory import InMemorySessionStore
+from a2a_session_manager.models.session import Session
+from a2a_session_manager.models.session_metadata import SessionMetadata
+from a2a_session_manager.storage import _file_records as records
+from a2a_session_manager.storage._file_log import (
+    FileKey,
+    file_key,
+    locked_append,
+    read_first_line,
+    read_log,
+    remove_locked,
+)
+from a2a_session_manager.storage._file_names import (
+    id_from_log_name,
+    is_hashed_log_name,
+    log_name,
+)
+from a2a_session_manager.storage.base import BaseSessionStore
+from a2a_session_manager.storage.changes import SessionChanges
+from a2a_session_manager.storage.errors import (
+    InvalidSessionIdError,
+    StoreUnavailableError,
+    validate_session_id,
+)
+
+logger = logging.getLogger(__name__)
+
+_MEMO_SIZE = 4096
+_P = ParamSpec("_P")
+_T = TypeVar("_T")
+_Build = Callable[[bool, FileKey], bytes]
 
 
-class FileSessionStore(InMemorySessionStore):
-    def __init__(self, directory: str | Path) -> None:
-        super().__init__()
+@dataclass
+class _Written:
+    """What this store object last wrote to one log file, so that a ``save``
+    that repeats unchanged metadata, state, parent or children (every save
+    carries them) appends only what changed. Tied to the file it was
+    written to: a deleted and recreated log starts afresh."""
+
+    key: FileKey
+    metadata: bytes = b""
+    state: bytes = b""
+    parent_id: str | None = None
+    children: set[str] = field(default_factory=set)
+
+
+class FileSessionStore(BaseSessionStore):
+    """Sessions as append-only logs in ``directory`` (created if missing).
+
+    ``fsync=True`` makes every write durable against power loss before
+    ``apply`` returns; without it a crash of the process (not the machine)
+    still loses nothing that ``apply`` returned for.
+    """
+
+    def __init__(self, directory: str | Path = "./sessions", *, fsync: bool = False) -> None:
         self.directory = Path(directory)
+        self.fsync = fsync
+        self._dir = os.fspath(self.directory)
+        self._memo: OrderedDict[str, _Written] = OrderedDict()
+        self._hashed_ids: dict[str, str] = {}
+        self._lock = threading.Lock()
+        self._ensure_directory()
+
+    # -- writes ---------------------------------------------------------
+    def apply(self, changes: SessionChanges) -> None:
+        session_id = validate_session_id(changes.session_id)
+        parent_id = changes.parent_id if changes.parent_id != session_id else None
+        if parent_id:
+            validate_session_id(parent_id)
+        metadata = records.metadata_line(changes.metadata) if changes.metadata else b""
+        state = records.state_line(changes.state) if changes.state else b""
+        payload = records.event_lines(changes.events) + records.run_lines(changes.runs)
+        child_ids = list(dict.fromkeys(changes.child_ids))
+        pending: list[_Written] = []
+
+        def build(is_new: bool, key: FileKey) -> bytes:
+            written = self._written(session_id, key)
+            done = _Written(key, written.metadata, written.state, written.parent_id)
+            parts: list[bytes] = []
+            if is_new:
+                parts.append(records.id_line(session_id))
+                if not metadata:
+                    parts.append(records.metadata_line(SessionMetadata()))
+            if metadata and metadata != written.metadata:
+                parts.append(metadata)
+                done.metadata = metadata
+            if parent_id and parent_id != written.parent_id:
+                parts.append(records.parent_line(parent_id))
+                done.parent_id = parent_id
+            new_children = [c for c in child_ids if c not in written.children]
+            if new_children:
+                parts.append(records.children_line(new_children))
+            done.children = written.children | set(new_children)
+            if state and state != written.state:
+                parts.append(state)
+                done.state = state
+            parts.append(payload)
+            pending.append(done)
+            return b"".join(parts)
+
+        self._append(session_id, build, create=True)
+        self._remember(session_id, pending[-1])
+        if parent_id:
+            self._link_child(parent_id, session_id)
+
+    def _link_child(self, parent_id: str, child_id: str) -> None:
+        path = self._path(parent_id)
+        with self._lock:
+            written = self._memo.get(parent_id)
+        if written and child_id in written.children and self._io(file_key, path) == written.key:
+            return
+        pending: list[_Written] = []
+
+        def build(is_new: bool, key: FileKey) -> bytes:
+            known = self._written(parent_id, key)
+            parts = []
+            if is_new:
+                parts += [records.id_line(parent_id), records.metadata_line(SessionMetadata())]
+            if child_id not in known.children:
+                parts.append(records.children_line([child_id]))
+            pending.append(
+                _Written(
+                    key, known.metadata, known.state, known.parent_id, known.children | {child_id}
+                )
+            )
+            return b"".join(parts)
+
+        self._append(parent_id, build, create=True)
+        self._remember(parent_id, pending[-1])
+
+    def delete(self, session_id: str) -> None:
+        path = self._path_or_none(session_id)
+        if path is None:
+            return
+        parents: list[str | None] = []
+        removed = self._io(
+            remove_locked, path, lambda data: parents.append(records.parent_from_log(data))
+        )
+        with self._lock:
+            self._memo.pop(session_id, None)
+        parent_id = parents[0] if parents else None
+        if removed and parent_id:
+            # Like the memory store: the parent (if it still exists) forgets the child.
+            with self._lock:
+                written = self._memo.get(parent_id)
+                if written:
+                    written.children.discard(session_id)
+            self._append(
+                parent_id,
+                lambda _new, _key: records.children_line([session_id], removed=True),
+                create=False,
+            )
+
+    # -- reads ----------------------------------------------------------
+    def get(self, session_id: str) -> Session | None:
+        path = self._path_or_none(session_id)
+        if path is None:
+            return None
+        data = self._io(read_log, path)
+        if data is None:
+            return None
+        return records.session_from_log(data, session_id, path)
+
+    def exists(self, session_id: str) -> bool:
+        path = self._path_or_none(session_id)
+        if path is None:
+            return False
+        first = self._io(read_first_line, path)
+        return first is not None and records.id_from_first_line(first) == session_id
+
+    def children(self, session_id: str) -> list[str]:
+        path = self._path_or_none(session_id)
+        if path is None:
+            return []
+        data = self._io(read_log, path)
+        return records.children_from_log(data, path) if data else []
+
+    def list_sessions(self, prefix: str = "") -> list[str]:
+        try:
+            with os.scandir(self._dir) as entries:
+                names = [entry.name for entry in entries]
+        except FileNotFoundError:
+            return []
+        except OSError as exc:
+            raise StoreUnavailableError(f"cannot list {self._dir}: {exc}") from exc
+        found: list[str] = []
+        for name in names:
+            session_id = id_from_log_name(name)
+            if session_id is None and is_hashed_log_name(name):
+                session_id = self._hashed_id(name)
+            if session_id is not None and session_id.startswith(prefix):
+                found.append(session_id)
+        return sorted(found)
+
+    def _hashed_id(self, name: str) -> str | None:
+        # A hashed name always stands for the same id, so it is read once.
+        session_id = self._hashed_ids.get(name)
+        if session_id is None:
+            first = self._io(read_first_line, os.path.join(self._dir, name))
+            session_id = records.id_from_first_line(first) if first else None
+            if session_id is not None and log_name(session_id) == name:
+                if len(self._hashed_ids) >= _MEMO_SIZE:
+                    self._hashed_ids.clear()
+                self._hashed_ids[name] = session_id
+            else:
+                return None
+        return session_id
+
+    def close(self) -> None:
+        with self._lock:
+            self._memo.clear()
+            self._hashed_ids.clear()
+
+    # -- helpers --------------------------------------------------------
+    def _path(self, session_id: str) -> str:
+        return os.path.join(self._dir, log_name(session_id))
+
+    def _path_or_none(self, session_id: str) -> str | None:
+        try:
+            return self._path(validate_session_id(session_id))
+        except InvalidSessionIdError:
+            return None  # no store can hold such an id, so it is not here
+
+    def _append(self, session_id: str, build: _Build, *, create: bool) -> None:
+        path = self._path(session_id)
+        try:
+            try:
+                locked_append(path, build, create=create, fsync=self.fsync)
+            except FileNotFoundError:
+                if not create:
+                    raise
+                self._ensure_directory()  # the directory was removed: make it again
+                locked_append(path, build, create=create, fsync=self.fsync)
+        except OSError as exc:
+            raise StoreUnavailableError(f"cannot write session log {path}: {exc}") from exc
+
+    def _io(self, func: Callable[_P, _T], *args: _P.args, **kwargs: _P.kwargs) -> _T:
+        try:
+            return func(*args, **kwargs)
+        except OSError as exc:
+            raise StoreUnavailableError(f"file store {self._dir}: {exc}") from exc
+
+    def _ensure_directory(self) -> None:
+        try:
+            os.makedirs(self._dir, exist_ok=True)
+        except OSError as exc:
+            raise StoreUnavailableError(
+                f"cannot create store directory {self._dir}: {exc}"
+            ) from exc
+
+    def _written(self, session_id: str, key: FileKey) -> _Written:
+        with self._lock:
+            written = self._memo.get(session_id)
+        if written is None or written.key != key:
+            return _Written(key)
+        return written
+
+    def _remember(self, session_id: str, written: _Written) -> None:
+        with self._lock:
+            self._memo[session_id] = written
+            self._memo.move_to_end(session_id)
+            while len(self._memo) > _MEMO_SIZE:
+                self._memo.popitem(last=False)
 
 
-def create_file_session_store(directory: str | Path = "./sessions") -> FileSessionStore:
-    return FileSessionStore(directory)
+def create_file_session_store(
+    directory: str | Path = "./sessions", *, fsync: bool = False
+) -> FileSessionStore:
+    """A file store in ``directory`` (created if missing)."""
+    return FileSessionStore(directory, fsync=fsync)

@@ -1,0 +1,341 @@
+"""The lines of a session log, and how a log reads back as a ``Session``.
+
+Every line is a JSON object with one single-letter key naming the record:
+
+    {"i":"<session id>"}          first line: the true id (file names may be hashed)
+    {"m":{...SessionMetadata}}     merged in order with merge_metadata's rules
+    {"p":"<parent id>"}            the latest one wins
+    {"c":["<child id>",...]}       children added, {"x":[...]} children removed
+    {"s":{...}}                    state, merged by key
+    {"e":{...SessionEvent}}        an event; a later line with the same id replaces it in place
+    {"r":{...SessionRun}}          a run, upserted by id
+
+The fixed frame ``{"k":`` ... ``}`` lets a reader slice each payload out
+without parsing the line, so all events of a log are parsed in one pydantic
+pass.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from typing import Any
+
+from pydantic import RootModel, TypeAdapter, ValidationError
+
+from a2a_session_manager.models.session import Session
+from a2a_session_manager.models.session_event import SessionEvent
+from a2a_session_manager.models.session_metadata import SessionMetadata
+from a2a_session_manager.models.session_run import SessionRun
+from a2a_session_manager.models.token_usage import TokenSummary
+from a2a_session_manager.storage.changes import mark_persisted
+from a2a_session_manager.storage.errors import SessionCorruptedError
+from a2a_session_manager.storage.serialization import (
+    events_from_json_lines,
+    runs_from_json_lines,
+    to_json,
+)
+
+_ID, _META, _PARENT, _CHILDREN, _UNCHILD, _STATE, _EVENT, _RUN = b"impcxser"
+
+
+_metadata_adapter = TypeAdapter(list[SessionMetadata])
+
+
+class _State(RootModel[dict[str, Any]]):
+    pass
+
+
+def _line(kind: int, payload: str | bytes) -> bytes:
+    body = payload.encode("utf-8") if isinstance(payload, str) else payload
+    return b'{"' + bytes((kind,)) + b'":' + body + b"}\n"
+
+
+def _json_str(value: Any) -> str:
+    # ASCII escapes keep even ids with lone surrogates encodable (they round-trip).
+    return json.dumps(value, separators=(",", ":"))
+
+
+def id_line(session_id: str) -> bytes:
+    return _line(_ID, _json_str(session_id))
+
+
+def metadata_line(metadata: SessionMetadata) -> bytes:
+    return _line(_META, to_json(metadata))
+
+
+def parent_line(parent_id: str) -> bytes:
+    return _line(_PARENT, _json_str(parent_id))
+
+
+def children_line(child_ids: list[str], *, removed: bool = False) -> bytes:
+    return _line(_UNCHILD if removed else _CHILDREN, _json_str(child_ids))
+
+
+def state_line(state: dict[str, Any]) -> bytes:
+    return _line(_STATE, to_json(_State(state)))
+
+
+def event_lines(events: Iterable[SessionEvent]) -> bytes:
+    return b"".join(_line(_EVENT, to_json(event)) for event in events)
+
+
+def run_lines(runs: Iterable[SessionRun]) -> bytes:
+    return b"".join(_line(_RUN, to_json(run)) for run in runs)
+
+
+def id_from_first_line(line: bytes) -> str | None:
+    """The id a log's first line records, or ``None`` if it is not an id record."""
+    if not (line.startswith(b'{"i":') and line.endswith(b"}")):
+        return None
+    try:
+        value = json.loads(line[5:-1])
+    except ValueError:
+        return None
+    return value if isinstance(value, str) else None
+
+
+def _split_complete_lines(data: bytes) -> list[bytes]:
+    # An unterminated last line is a write that never finished: not part of the log.
+    end = data.rfind(b"\n")
+    return data[:end].split(b"\n") if end >= 0 else []
+
+
+def _check_frame(line: bytes, lineno: int, where: str) -> None:
+    if len(line) < 6 or line[:2] != b'{"' or line[3:5] != b'":' or line[-1:] != b"}":
+        raise SessionCorruptedError(f"{where}: line {lineno} is not a log record")
+
+
+def _json_payload(line: bytes, lineno: int, where: str) -> Any:
+    try:
+        return json.loads(line[5:-1])
+    except ValueError as exc:
+        raise SessionCorruptedError(f"{where}: line {lineno} is not valid JSON") from exc
+
+
+def _str_list(value: Any, lineno: int, where: str) -> list[str]:
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise SessionCorruptedError(f"{where}: line {lineno} is not a list of ids")
+    return value
+
+
+def children_from_log(data: bytes, where: str) -> list[str]:
+    """The children a log records, without parsing its events."""
+    children: dict[str, None] = {}
+    for lineno, line in enumerate(_split_complete_lines(data), 1):
+        kind = line[2] if len(line) > 2 else -1
+        if kind in (_CHILDREN, _UNCHILD):
+            _check_frame(line, lineno, where)
+            ids = _str_list(_json_payload(line, lineno, where), lineno, where)
+            for child_id in ids:
+                if kind == _CHILDREN:
+                    children.setdefault(child_id, None)
+                else:
+                    children.pop(child_id, None)
+    return list(children)
+
+
+def parent_from_log(data: bytes) -> str | None:
+    """The latest parent a log records (best effort: used when deleting)."""
+    start = len(data)
+    while (start := data.rfind(b'\n{"p":', 0, start)) >= 0:
+        end = data.find(b"\n", start + 1)
+        if end >= 0:
+            try:
+                value = json.loads(data[start + 6 : end - 1])
+            except ValueError:
+                return None
+            return value if isinstance(value, str) else None
+    return None
+
+
+def session_from_log(data: bytes, session_id: str, where: str) -> Session | None:
+    """The session a log holds, or ``None`` if it holds no complete record.
+
+    Raises ``SessionCorruptedError`` for any complete line that cannot be read.
+    """
+    lines = _split_complete_lines(data)
+    if not lines:
+        return None
+    if id_from_first_line(lines[0]) != session_id:
+        raise SessionCorruptedError(f"{where}: first line does not record session {session_id!r}")
+
+    event_payloads: list[bytes] = []
+    event_linenos: list[int] = []
+    run_payloads: list[bytes] = []
+    run_linenos: list[int] = []
+    meta_payloads: list[bytes] = []
+    meta_linenos: list[int] = []
+    parent_id: str | None = None
+    children: dict[str, None] = {}
+    state: dict[str, Any] = {}
+
+    lineno = 1
+    for line in lines[1:]:
+        lineno += 1
+        # Events are nearly every line: take them with the fewest checks
+        # (a payload sliced from a damaged frame fails event validation).
+        if line.startswith(b'{"e":'):
+            event_payloads.append(line[5:-1])
+            event_linenos.append(lineno)
+            continue
+        _check_frame(line, lineno, where)
+        kind = line[2]
+        if kind == _RUN:
+            run_payloads.append(line[5:-1])
+            run_linenos.append(lineno)
+        elif kind == _META:
+            meta_payloads.append(line[5:-1])
+            meta_linenos.append(lineno)
+        elif kind == _STATE:
+            value = _json_payload(line, lineno, where)
+            if not isinstance(value, dict):
+                raise SessionCorruptedError(f"{where}: line {lineno} is not a state object")
+            state.update(value)
+        elif kind == _PARENT:
+            value = _json_payload(line, lineno, where)
+            if not isinstance(value, str):
+                raise SessionCorruptedError(f"{where}: line {lineno} is not a parent id")
+            parent_id = value
+        elif kind in (_CHILDREN, _UNCHILD):
+            ids = _str_list(_json_payload(line, lineno, where), lineno, where)
+            for child_id in ids:
+                if kind == _CHILDREN:
+                    children.setdefault(child_id, None)
+                else:
+                    children.pop(child_id, None)
+        else:
+            # A well-formed record of a kind this version does not know
+            # (written by a newer version): skip it rather than fail.
+            _json_payload(line, lineno, where)
+
+    events = _parse_events(event_payloads, event_linenos, where)
+    runs = _parse_runs(run_payloads, run_linenos, where)
+    metadata = _fold_metadata(meta_payloads, meta_linenos, where)
+
+    session = Session.model_construct(
+        id=session_id,
+        metadata=metadata,
+        parent_id=parent_id,
+        child_ids=list(children),
+        task_ids=[],
+        runs=runs,
+        events=events,
+        state=state,
+        token_summary=summarise_usage(events),
+    )
+    mark_persisted(session)
+    return session
+
+
+def summarise_usage(events: list[SessionEvent]) -> TokenSummary:
+    """What ``TokenSummary.add_usage`` over every event gives, added up in plain
+    numbers first: pydantic attribute assignment per event would cost more
+    than parsing the whole log."""
+    prompt = completion = total = 0
+    cost = 0.0
+    by_model: dict[str, list[Any]] = {}
+    for event in events:
+        usage = event.token_usage
+        if usage is None:
+            continue
+        prompt += usage.prompt_tokens
+        completion += usage.completion_tokens
+        total += usage.total_tokens
+        if usage.estimated_cost_usd:
+            cost += usage.estimated_cost_usd
+        key = usage.model or "unknown"
+        acc = by_model.get(key)
+        if acc is None:
+            by_model[key] = [
+                usage,
+                usage.prompt_tokens,
+                usage.completion_tokens,
+                usage.cached_input_tokens,
+                usage.reasoning_tokens,
+                usage.total_tokens,
+                usage.estimated_cost_usd,
+            ]
+            continue
+        acc[1] += usage.prompt_tokens
+        acc[2] += usage.completion_tokens
+        acc[3] += usage.cached_input_tokens
+        acc[4] += usage.reasoning_tokens
+        acc[5] += usage.total_tokens
+        if usage.estimated_cost_usd is not None:
+            acc[6] = (acc[6] or 0.0) + usage.estimated_cost_usd
+    return TokenSummary.model_construct(
+        total_prompt_tokens=prompt,
+        total_completion_tokens=completion,
+        total_tokens=total,
+        total_estimated_cost_usd=cost,
+        usage_by_model={
+            key: first.model_copy(
+                update={
+                    "prompt_tokens": p,
+                    "completion_tokens": c,
+                    "cached_input_tokens": cached,
+                    "reasoning_tokens": reasoning,
+                    "total_tokens": t,
+                    "estimated_cost_usd": usd,
+                }
+            )
+            for key, (first, p, c, cached, reasoning, t, usd) in by_model.items()
+        },
+    )
+
+
+def _first_bad(payloads: list[bytes], linenos: list[int], model: type[Any]) -> int:
+    for payload, lineno in zip(payloads, linenos, strict=True):
+        try:
+            model.model_validate_json(payload)
+        except ValidationError:
+            return lineno
+    return linenos[0]
+
+
+def _parse_events(payloads: list[bytes], linenos: list[int], where: str) -> list[SessionEvent]:
+    try:
+        parsed = events_from_json_lines(payloads)
+    except ValidationError as exc:
+        lineno = _first_bad(payloads, linenos, SessionEvent)
+        raise SessionCorruptedError(f"{where}: line {lineno} is not a valid event") from exc
+    events: list[SessionEvent] = []
+    index: dict[str, int] = {}
+    for event in parsed:
+        position = index.get(event.id)
+        if position is None:
+            index[event.id] = len(events)
+            events.append(event)
+        else:
+            events[position] = event
+    return events
+
+
+def _parse_runs(payloads: list[bytes], linenos: list[int], where: str) -> list[SessionRun]:
+    try:
+        parsed = runs_from_json_lines(payloads)
+    except ValidationError as exc:
+        lineno = _first_bad(payloads, linenos, SessionRun)
+        raise SessionCorruptedError(f"{where}: line {lineno} is not a valid run") from exc
+    return list({run.id: run for run in parsed}.values())
+
+
+def _fold_metadata(payloads: list[bytes], linenos: list[int], where: str) -> SessionMetadata:
+    # The same result as applying merge_metadata line by line, without
+    # building one model per line.
+    if not payloads:
+        return SessionMetadata()
+    try:
+        records = _metadata_adapter.validate_json(b"[" + b",".join(payloads) + b"]")
+    except ValidationError as exc:
+        lineno = _first_bad(payloads, linenos, SessionMetadata)
+        raise SessionCorruptedError(f"{where}: line {lineno} is not valid metadata") from exc
+    properties: dict[str, Any] = {}
+    for record in records:
+        properties.update(record.properties)
+    return SessionMetadata(
+        created_at=min(r.created_at for r in records),
+        updated_at=max(r.updated_at for r in records),
+        properties=properties,
+    )
