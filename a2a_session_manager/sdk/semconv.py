@@ -76,6 +76,11 @@ GEN_AI_TOOL_CALL_ID: Final = "gen_ai.tool.call.id"
 GEN_AI_TOOL_CALL_ARGUMENTS: Final = "gen_ai.tool.call.arguments"
 GEN_AI_TOOL_CALL_RESULT: Final = "gen_ai.tool.call.result"
 
+# OpenAI-specific names of the conventions' openai registry
+OPENAI_REQUEST_SERVICE_TIER: Final = "openai.request.service_tier"
+OPENAI_RESPONSE_SERVICE_TIER: Final = "openai.response.service_tier"
+OPENAI_RESPONSE_SYSTEM_FINGERPRINT: Final = "openai.response.system_fingerprint"
+
 SERVER_ADDRESS: Final = "server.address"
 SERVER_PORT: Final = "server.port"
 ERROR_TYPE: Final = "error.type"
@@ -91,6 +96,10 @@ OPERATION_SESSION: Final = "a2a.session"
 PROVIDER_OPENAI: Final = "openai"
 PROVIDER_AZURE_OPENAI: Final = "azure.ai.openai"
 
+# Values of GEN_AI_OUTPUT_TYPE
+OUTPUT_TYPE_TEXT: Final = "text"
+OUTPUT_TYPE_JSON: Final = "json"
+
 # Content types of message parts
 PART_TEXT: Final = "text"
 PART_TOOL_CALL: Final = "tool_call"
@@ -103,6 +112,8 @@ BAGGAGE_SESSION_ID: Final = "session.id"
 
 # -- Ours (a2a.*) ----------------------------------------------------------
 A2A_RUN_ID: Final = "a2a.run.id"
+# On an ``invoke_agent`` span: the enclosing run (its own id is the span id).
+A2A_RUN_PARENT_ID: Final = "a2a.run.parent_id"
 A2A_SESSION_PARENT_ID: Final = "a2a.session.parent_id"
 A2A_SESSION_PROPERTIES: Final = "a2a.session.properties"
 A2A_USAGE_SOURCE: Final = "a2a.usage.source"  # "provider" | "counted"

@@ -1,0 +1,228 @@
+"""``configure()``: attach session recording to OpenTelemetry, once.
+
+Environment variables honoured:
+
+``OTEL_SDK_DISABLED``        ``true``: no spans, nothing stored; decorators still run
+                             user code and keep the current session in context.
+``OTEL_SERVICE_NAME``        the service name of a provider we create.
+``OTEL_EXPORTER_OTLP_*``     an endpoint turns on OTLP export (``[otlp]`` extra).
+``OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT``
+                             ``true``: OTLP export carries message content.
+"""
+
+from __future__ import annotations
+
+import atexit
+import importlib
+import logging
+import os
+import threading
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from opentelemetry import trace
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
+
+from a2a_session_manager.exporters._otlp import otlp_configured, otlp_processor
+from a2a_session_manager.exporters._processor import SessionSpanProcessor
+from a2a_session_manager.sdk._runtime import RUNTIME, TRACER_NAME
+from a2a_session_manager.sdk._sampling import RecordEverySpan
+from a2a_session_manager.storage.base import SessionStore
+from a2a_session_manager.storage.provider import SessionStoreProvider
+
+logger = logging.getLogger(__name__)
+
+Redactor = Callable[[dict[str, Any]], dict[str, Any]]
+
+_INSTRUMENTORS = {
+    "openai": ("a2a_session_manager.instrumentation.openai", "OpenAIInstrumentor"),
+}
+
+
+def sdk_disabled() -> bool:
+    return os.environ.get("OTEL_SDK_DISABLED", "").strip().lower() == "true"
+
+
+class Handle:
+    """What ``configure`` returns: flush, shut down, and look at what happened."""
+
+    def __init__(
+        self,
+        tracer_provider: TracerProvider | None,
+        processor: SessionSpanProcessor | None,
+        otlp: SpanProcessor | None,
+    ) -> None:
+        self.tracer_provider = tracer_provider
+        self.processor = processor
+        self.otlp_processor = otlp
+        self._shut = False
+
+    @property
+    def enabled(self) -> bool:
+        return self.processor is not None
+
+    def force_flush(self, timeout_millis: int = 30_000) -> bool:
+        """Store everything recorded so far (and send it over OTLP)."""
+        ok = True
+        if self.processor is not None:
+            ok = self.processor.force_flush(timeout_millis)
+        if self.otlp_processor is not None:
+            ok = self.otlp_processor.force_flush(timeout_millis) and ok
+        return ok
+
+    def shutdown(self) -> None:
+        """Flush and stop the exporter threads; also runs at interpreter exit."""
+        if self._shut:
+            return
+        self._shut = True
+        if self.processor is not None:
+            self.processor.shutdown()
+        if self.otlp_processor is not None:
+            self.otlp_processor.shutdown()
+        if RUNTIME.processor is self.processor:
+            RUNTIME.processor = None
+
+    def stats(self) -> dict[str, Any]:
+        """Queue, buffer and loss counts (``dropped_*`` are never silent)."""
+        return self.processor.stats() if self.processor is not None else {}
+
+
+_lock = threading.Lock()
+_handle: Handle | None = None
+_atexit_registered = False
+
+
+def _provider_for(explicit: TracerProvider | None) -> TracerProvider:
+    if explicit is not None:
+        return explicit
+    current = trace.get_tracer_provider()
+    if isinstance(current, TracerProvider):
+        return current
+    provider = TracerProvider(resource=Resource.create())
+    if isinstance(current, trace.ProxyTracerProvider):
+        trace.set_tracer_provider(provider)
+    else:
+        logger.warning(
+            "the global tracer provider (%s) is not an OpenTelemetry SDK provider; "
+            "a2a-session-manager records through a provider of its own",
+            type(current).__name__,
+        )
+    return provider
+
+
+def _instrument(names: Iterable[str], provider: TracerProvider) -> None:
+    for name in names:
+        target = _INSTRUMENTORS.get(name)
+        if target is None:
+            logger.error("unknown instrumentation %r (known: %s)", name, sorted(_INSTRUMENTORS))
+            continue
+        try:
+            module = importlib.import_module(target[0])
+            instrumentor = getattr(module, target[1])()
+        except (ImportError, AttributeError):
+            logger.error("instrumentation %r is not available", name, exc_info=True)
+            continue
+        try:
+            instrumentor.instrument(tracer_provider=provider)
+        except Exception:
+            logger.exception("instrumenting %r failed", name)
+
+
+def configure(
+    *,
+    store: SessionStore | None = None,
+    otlp_endpoint: str | None = None,
+    capture_content: bool = True,
+    tracer_provider: TracerProvider | None = None,
+    instrument: Iterable[str] = (),
+    redact: Redactor | None = None,
+    max_queue_size: int = 65_536,
+    max_buffered_items: int = 100_000,
+    schedule_delay: float = 0.5,
+    record_unsampled: bool = True,
+) -> Handle:
+    """Record sessions from OpenTelemetry spans. Safe to call again.
+
+    Attaches a :class:`SessionSpanProcessor` to ``tracer_provider``, else to
+    the global SDK provider, else to a new provider (made global only if no
+    provider was set). A user's provider and its processors are never
+    replaced. ``store`` also becomes ``SessionStoreProvider``'s store; without
+    it the provider's current store is used at each write.
+
+    A second call on the same provider reconfigures the existing processor
+    (store, content capture, redaction) and returns the same handle; it never
+    adds a second processor. ``redact(message) -> message`` sees every message
+    before it is stored or exported. With ``record_unsampled`` (default) the
+    provider's sampler is wrapped so spans it drops are still recorded into
+    the store, while exporters to collectors see only sampled spans.
+    """
+    global _handle, _atexit_registered
+    with _lock:
+        if store is not None:
+            SessionStoreProvider.set_store(store)
+        if sdk_disabled():
+            RUNTIME.tracer = None
+            RUNTIME.processor = None
+            if _handle is None or _handle.enabled:
+                _handle = Handle(None, None, None)
+            return _handle
+        provider = _provider_for(tracer_provider)
+        if _handle is not None and _handle.enabled and _handle.tracer_provider is provider:
+            assert _handle.processor is not None
+            _handle.processor.reconfigure(
+                store=store, capture_content=capture_content, redact=redact
+            )
+            RUNTIME.capture_content = capture_content
+            _instrument(instrument, provider)
+            return _handle
+        if _handle is not None:
+            _handle.shutdown()  # a different provider: the old processor stops writing
+        processor = SessionSpanProcessor(
+            store,
+            capture_content=capture_content,
+            redact=redact,
+            max_queue_size=max_queue_size,
+            max_buffered_items=max_buffered_items,
+            schedule_delay=schedule_delay,
+        )
+        provider.add_span_processor(processor)
+        if record_unsampled and not isinstance(provider.sampler, RecordEverySpan):
+            provider.sampler = RecordEverySpan(provider.sampler)
+        otlp = None
+        if otlp_configured(otlp_endpoint):
+            otlp = otlp_processor(otlp_endpoint, redact)
+            if otlp is not None:
+                provider.add_span_processor(otlp)
+        RUNTIME.tracer = provider.get_tracer(TRACER_NAME)
+        RUNTIME.processor = processor
+        RUNTIME.capture_content = capture_content
+        _handle = Handle(provider, processor, otlp)
+        if not _atexit_registered:
+            atexit.register(_shutdown_at_exit)
+            _atexit_registered = True
+        _instrument(instrument, provider)
+        return _handle
+
+
+def _shutdown_at_exit() -> None:
+    handle = _handle
+    if handle is not None:
+        try:
+            handle.shutdown()
+        except Exception:
+            logger.exception("a2a-session-manager shutdown at exit failed")
+
+
+def current_handle() -> Handle | None:
+    return _handle
+
+
+def reset_for_tests() -> None:
+    """Shut down and forget the configuration (test isolation)."""
+    global _handle
+    with _lock:
+        if _handle is not None:
+            _handle.shutdown()
+        _handle = None
+        RUNTIME.reset()

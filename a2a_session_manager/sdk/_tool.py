@@ -1,0 +1,147 @@
+"""``tool``: one tool call, as an ``execute_tool`` span with arguments and result."""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar, overload
+
+from opentelemetry import context, trace
+from opentelemetry.context import Context
+from opentelemetry.trace import Span
+
+from a2a_session_manager.sdk import semconv
+from a2a_session_manager.sdk._context import scope_in
+from a2a_session_manager.sdk._guard import internal_errors
+from a2a_session_manager.sdk._json import to_json_text
+from a2a_session_manager.sdk._runtime import RUNTIME
+from a2a_session_manager.sdk._scoped import NO_RESULT, Active, Scoped
+from a2a_session_manager.sdk._spans import record_outcome, span_name
+from a2a_session_manager.sdk._tool_registry import RegisteredTool, register_tool
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class ActiveTool(Active):
+    """A tool call in progress (``with tool("search") as t: t.set_result(...)``)."""
+
+    __slots__ = ("_result", "_span", "call_id", "name")
+
+    def __init__(self, ctx: Context, span: Span | None, name: str, call_id: str | None) -> None:
+        super().__init__(ctx)
+        self._span = span
+        self._result: Any = NO_RESULT
+        self.name = name
+        self.call_id = call_id
+
+    def set_result(self, result: Any) -> None:
+        """Record the tool's result (the decorator does this with the return value)."""
+        self._result = result
+
+    def finish(self, exc: BaseException | None, result: Any = NO_RESULT) -> None:
+        span = self._span
+        if span is None:
+            return
+        if result is NO_RESULT:
+            result = self._result
+        if result is not NO_RESULT and RUNTIME.capture_content and span.is_recording():
+            with internal_errors("recording a tool result"):
+                span.set_attribute(semconv.GEN_AI_TOOL_CALL_RESULT, to_json_text(result))
+        if exc is not None:
+            record_outcome(span, exc)
+        span.end()
+
+
+class Tool(Scoped):
+    """What ``tool(...)`` returns: a context manager and a decorator."""
+
+    def __init__(
+        self, name: str | None, call_id: str | None, arguments: Mapping[str, Any] | None
+    ) -> None:
+        super().__init__()
+        self.name = name or "tool"
+        self._named = name is not None
+        self._call_id = call_id
+        self._arguments = arguments
+        self._signature: inspect.Signature | None = None
+        self._skip_first = False
+
+    def _prepare(self, func: Callable[..., Any]) -> None:
+        if not self._named:
+            self.name = getattr(func, "__name__", None) or repr(func)
+        try:
+            self._signature = inspect.signature(func)
+        except (TypeError, ValueError):
+            self._signature = None
+        if self._signature is not None:
+            params = list(self._signature.parameters)
+            self._skip_first = bool(params) and params[0] in ("self", "cls")
+
+    def __call__(self, func: F) -> F:
+        wrapper = super().__call__(func)
+        register_tool(RegisteredTool(self.name, wrapper, self._signature, inspect.getdoc(func)))
+        return wrapper
+
+    def _arguments_json(self, args: tuple[Any, ...] | None, kwargs: dict[str, Any] | None) -> str:
+        if args is None and kwargs is None:
+            return to_json_text(dict(self._arguments) if self._arguments is not None else {})
+        if self._signature is None:
+            return to_json_text({"args": list(args or ()), "kwargs": kwargs or {}})
+        bound = self._signature.bind_partial(*(args or ()), **(kwargs or {}))
+        arguments = dict(bound.arguments)
+        if self._skip_first:
+            first = next(iter(self._signature.parameters))
+            arguments.pop(first, None)
+        return to_json_text(arguments)
+
+    def _open(self, args: tuple[Any, ...] | None, kwargs: dict[str, Any] | None) -> Active:
+        parent = context.get_current()
+        tracer = RUNTIME.tracer
+        if tracer is None:
+            return ActiveTool(parent, None, self.name, self._call_id)
+        scope = scope_in(parent)
+        attributes: dict[str, Any] = {
+            semconv.GEN_AI_OPERATION_NAME: semconv.OPERATION_EXECUTE_TOOL,
+            semconv.GEN_AI_TOOL_NAME: self.name,
+        }
+        if scope is not None:
+            attributes.update(scope.attributes)
+        if self._call_id is not None:
+            attributes[semconv.GEN_AI_TOOL_CALL_ID] = self._call_id
+        if RUNTIME.capture_content:
+            with internal_errors("recording tool arguments"):
+                attributes[semconv.GEN_AI_TOOL_CALL_ARGUMENTS] = self._arguments_json(args, kwargs)
+        span = tracer.start_span(
+            span_name(semconv.OPERATION_EXECUTE_TOOL, self.name), parent, attributes=attributes
+        )
+        return ActiveTool(trace.set_span_in_context(span, parent), span, self.name, self._call_id)
+
+
+@overload
+def tool(func_or_name: F, *, name: str | None = None, call_id: str | None = None) -> F: ...
+@overload
+def tool(
+    func_or_name: str | None = None,
+    *,
+    name: str | None = None,
+    call_id: str | None = None,
+    arguments: Mapping[str, Any] | None = None,
+) -> Tool: ...
+def tool(
+    func_or_name: Any = None,
+    *,
+    name: str | None = None,
+    call_id: str | None = None,
+    arguments: Mapping[str, Any] | None = None,
+) -> Any:
+    """A tool call: ``@tool``, ``@tool("name")``, or ``with tool("name", call_id=...,
+    arguments={...}) as t: t.set_result(r)``.
+
+    Decorated calls record their arguments (bound by the signature) and
+    return value, and register the function under its name (``get_tool``).
+    A call without ``call_id`` is linked to the pending call of the latest
+    LLM reply with the same tool name and arguments.
+    """
+    if callable(func_or_name):
+        return Tool(name, call_id, arguments)(func_or_name)
+    return Tool(func_or_name if func_or_name is not None else name, call_id, arguments)
