@@ -1,16 +1,404 @@
-"""PLACEHOLDER: the Redis store is being written (see helper brief).
+"""Sessions in Redis, shared by every process that points at the same server.
 
-Imports ``redis`` lazily so the package works without the [redis] extra."""
+Each session is a handful of keys under one hash tag (layout in
+``_redis_keys``), so a Redis Cluster keeps them in one slot. A write is one
+pipelined round trip: a Lua script (``_redis_scripts``) that appends events
+(de-duplicated by id, a known id replaced in place), upserts runs, merges
+metadata and state and adds children atomically on the server, then refreshes
+the TTL of every key of the session. Nothing is ever rewritten whole, so
+several processes writing one session lose nothing and never double an event.
+
+Sessions are listed from an index (a sorted set of ids by creation time,
+pruned lazily of sessions that expired), never with ``KEYS``.
+
+redis-py is an optional extra (``pip install a2a-session-manager[redis]``);
+it is imported only when a store is created.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+import json
+import logging
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
 
-from a2a_session_manager.storage.memory import InMemorySessionStore
+from pydantic import BaseModel
+
+from a2a_session_manager.models.session import Session
+from a2a_session_manager.models.session_metadata import SessionMetadata
+from a2a_session_manager.models.token_usage import TokenSummary
+from a2a_session_manager.storage._redis_errors import translate_redis_errors
+from a2a_session_manager.storage._redis_keys import SessionKeys, index_key, session_keys
+from a2a_session_manager.storage._redis_scripts import APPLY_SCRIPT, APPLY_SCRIPT_SHA
+from a2a_session_manager.storage.base import BaseSessionStore
+from a2a_session_manager.storage.changes import SessionChanges, mark_persisted
+from a2a_session_manager.storage.errors import (
+    InvalidSessionIdError,
+    SessionCorruptedError,
+    validate_session_id,
+)
+from a2a_session_manager.storage.serialization import (
+    events_from_json_lines,
+    runs_from_json_lines,
+    to_json,
+)
+
+if TYPE_CHECKING:
+    from redis import Redis
+    from redis.client import Pipeline
+
+logger = logging.getLogger(__name__)
+
+_INSTALL_HINT = "the Redis session store needs redis-py: pip install a2a-session-manager[redis]"
+# Events per script call: bounds one call's arguments and how long it holds
+# the (single-threaded) server; a bigger write becomes several calls in the
+# same pipeline, each idempotent.
+_EVENTS_PER_CALL = 1000
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+ScriptArg = str | int
 
 
-class RedisSessionStore(InMemorySessionStore):
-    pass
+def _import_redis() -> ModuleType:
+    try:
+        import redis
+    except ImportError as exc:
+        raise ImportError(_INSTALL_HINT) from exc
+    return redis
+
+
+def _default_retry() -> Any:
+    # redis-py's default retries for seconds; a store should fail fast so the
+    # caller (the exporter's buffer) decides. One retry still rides over a
+    # pooled connection that died with a server restart.
+    from redis.backoff import ExponentialBackoff
+    from redis.retry import Retry
+
+    return Retry(ExponentialBackoff(cap=0.2, base=0.02), retries=2)
+
+
+def _sort_key(moment: datetime) -> int:
+    """Integer microseconds since the epoch (naive times are taken as UTC)."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    delta = moment - _EPOCH
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode("utf-8") if isinstance(value, bytes) else value
+
+
+class _Values(BaseModel):
+    values: dict[str, Any]
+
+
+def _json_values(values: dict[str, Any]) -> list[tuple[str, str]]:
+    """(key, JSON text) pairs; values that are not JSON are stored as their repr."""
+    if not values:
+        return []
+    # to_json gives the store-wide fallbacks (repr, surrogates); model_construct
+    # keeps odd keys from failing validation (they become JSON object keys).
+    safe = json.loads(to_json(_Values.model_construct(values=values)))["values"]
+    return [(key, json.dumps(value, ensure_ascii=False)) for key, value in safe.items()]
+
+
+def _metadata_args(metadata: SessionMetadata) -> tuple[list[ScriptArg], list[tuple[str, str]]]:
+    doc = json.loads(to_json(metadata))
+    times: list[ScriptArg] = [
+        doc["created_at"],
+        _sort_key(metadata.created_at),
+        doc["updated_at"],
+        _sort_key(metadata.updated_at),
+    ]
+    props = [
+        (key, json.dumps(value, ensure_ascii=False)) for key, value in doc["properties"].items()
+    ]
+    return times, props
+
+
+def _script_args(
+    *,
+    ttl: int,
+    merge: bool,
+    times: Sequence[ScriptArg],
+    parent_id: str | None = None,
+    props: Sequence[tuple[str, str]] = (),
+    state: Sequence[tuple[str, str]] = (),
+    events: Sequence[tuple[str, str]] = (),
+    runs: Sequence[tuple[str, str]] = (),
+    children: Sequence[str] = (),
+) -> list[ScriptArg]:
+    args: list[ScriptArg] = [
+        ttl,
+        "merge" if merge else "default",
+        *times,
+        parent_id or "",
+        len(props),
+        len(state),
+        len(events),
+        len(runs),
+        len(children),
+    ]
+    for pairs in (props, state, events, runs):
+        for key, value in pairs:
+            args.append(key)
+            args.append(value)
+    args.extend(children)
+    return args
+
+
+def _is_valid_id(session_id: object) -> bool:
+    try:
+        validate_session_id(session_id)
+    except InvalidSessionIdError:
+        return False
+    return True
+
+
+class RedisSessionStore(BaseSessionStore):
+    """A session store on a Redis server (or cluster) shared across processes.
+
+    ``client`` is a ``redis.Redis`` (bytes or ``decode_responses=True``);
+    the store closes it on ``close()`` only when ``close_client`` is true.
+    ``expiration_seconds``: every key of a session expires that long after
+    the session's last write (``None``: never).
+
+    ``list_sessions`` returns ids oldest first (by creation time). Key order
+    of ``state`` and of metadata ``properties`` is not kept (Redis hashes);
+    event, run and child order is.
+    """
+
+    def __init__(
+        self,
+        client: Redis[Any],
+        key_prefix: str = "session:",
+        expiration_seconds: int | None = None,
+        *,
+        close_client: bool = False,
+    ) -> None:
+        if expiration_seconds is not None and expiration_seconds <= 0:
+            raise ValueError(
+                f"expiration_seconds must be a positive number of seconds or None, "
+                f"got {expiration_seconds!r}"
+            )
+        self._client = client
+        self._prefix = key_prefix
+        self._ttl = expiration_seconds or 0
+        self._close_client = close_client
+        self._index = index_key(key_prefix)
+
+    @classmethod
+    def from_url(
+        cls,
+        url: str,
+        key_prefix: str = "session:",
+        expiration_seconds: int | None = None,
+        **connection_kwargs: Any,
+    ) -> RedisSessionStore:
+        """A store with its own client for ``redis://[:password@]host[:port][/db]``."""
+        redis = _import_redis()
+        connection_kwargs.setdefault("retry", _default_retry())
+        client = redis.Redis.from_url(url, **connection_kwargs)
+        return cls(client, key_prefix, expiration_seconds, close_client=True)
+
+    @property
+    def client(self) -> Redis[Any]:
+        return self._client
+
+    @property
+    def key_prefix(self) -> str:
+        return self._prefix
+
+    def _keys(self, session_id: str) -> SessionKeys:
+        return session_keys(self._prefix, session_id)
+
+    # -- writes ------------------------------------------------------------
+    def apply(self, changes: SessionChanges) -> None:
+        session_id = validate_session_id(changes.session_id)
+        keys = self._keys(session_id)
+        merge = changes.metadata is not None
+        times, props = _metadata_args(changes.metadata or SessionMetadata())
+        parent_id = changes.parent_id if changes.parent_id != session_id else None
+        if parent_id:
+            validate_session_id(parent_id)
+        events = [(event.id, to_json(event)) for event in changes.events]
+        runs = [(run.id, to_json(run)) for run in changes.runs]
+
+        calls: list[tuple[SessionKeys, list[ScriptArg]]] = [
+            (
+                keys,
+                _script_args(
+                    ttl=self._ttl,
+                    merge=merge,
+                    times=times,
+                    parent_id=parent_id,
+                    props=props if merge else (),
+                    state=_json_values(changes.state),
+                    events=events[:_EVENTS_PER_CALL],
+                    runs=runs,
+                    children=changes.child_ids,
+                ),
+            )
+        ]
+        for start in range(_EVENTS_PER_CALL, len(events), _EVENTS_PER_CALL):
+            chunk = events[start : start + _EVENTS_PER_CALL]
+            calls.append(
+                (keys, _script_args(ttl=self._ttl, merge=False, times=times, events=chunk))
+            )
+        index_scores = {session_id: int(times[1])}
+        if parent_id:
+            # The parent gets the child, and exists from now on (as in memory).
+            parent_times, _ = _metadata_args(SessionMetadata())
+            calls.append(
+                (
+                    self._keys(parent_id),
+                    _script_args(
+                        ttl=self._ttl, merge=False, times=parent_times, children=[session_id]
+                    ),
+                )
+            )
+            index_scores[parent_id] = int(parent_times[1])
+
+        def build(pipe: Pipeline[Any]) -> None:
+            for call_keys, args in calls:
+                pipe.evalsha(APPLY_SCRIPT_SHA, len(call_keys), *call_keys, *args)
+            # LT: a session's score stays its earliest known creation time.
+            pipe.zadd(self._index, index_scores, lt=True)  # type: ignore[arg-type]
+
+        with translate_redis_errors("write session"):
+            self._run_scripted(build)
+
+    def _run_scripted(self, build: Callable[[Pipeline[Any]], None]) -> list[Any]:
+        """Run a pipeline of script calls in one round trip, loading the
+        script if the server lacks it (first use, or after a restart)."""
+        from redis.exceptions import NoScriptError
+
+        for attempt in (1, 2):
+            pipe = self._client.pipeline(transaction=False)
+            build(pipe)
+            results: list[Any] = pipe.execute(raise_on_error=False)
+            if attempt == 1 and any(isinstance(r, NoScriptError) for r in results):
+                # Replaying the whole pipeline is safe: every call is idempotent.
+                self._client.script_load(APPLY_SCRIPT)  # type: ignore[no-untyped-call]
+                continue
+            break
+        for result in results:
+            if isinstance(result, Exception):
+                raise result
+        return results
+
+    def delete(self, session_id: str) -> None:
+        if not _is_valid_id(session_id):
+            return
+        keys = self._keys(session_id)
+        with translate_redis_errors("delete session"):
+            parent_id = self._client.hget(keys.meta, "parent_id")
+            pipe = self._client.pipeline(transaction=False)
+            pipe.delete(*keys)
+            pipe.zrem(self._index, session_id)
+            if parent_id:
+                pipe.zrem(self._keys(_text(parent_id)).children, session_id)
+            pipe.execute()
+
+    # -- reads -------------------------------------------------------------
+    def get(self, session_id: str) -> Session | None:
+        if not _is_valid_id(session_id):
+            return None
+        keys = self._keys(session_id)
+        with translate_redis_errors("read session"):
+            # MULTI/EXEC: one round trip and one consistent snapshot.
+            pipe = self._client.pipeline(transaction=True)
+            pipe.hgetall(keys.meta)
+            pipe.hgetall(keys.props)
+            pipe.hgetall(keys.state)
+            pipe.lrange(keys.events, 0, -1)
+            pipe.lrange(keys.runs, 0, -1)
+            pipe.zrange(keys.children, 0, -1)
+            meta, props, state, events, runs, children = pipe.execute()
+        if not meta:
+            return None
+        try:
+            session = self._decode(session_id, meta, props, state, events, runs, children)
+        except (ValueError, KeyError, TypeError) as exc:
+            # ValueError covers JSON, UTF-8 and pydantic validation errors.
+            raise SessionCorruptedError(
+                f"session {session_id[:200]!r} in Redis cannot be read: {exc}"
+            ) from exc
+        mark_persisted(session)
+        return session
+
+    @staticmethod
+    def _decode(
+        session_id: str,
+        meta: dict[Any, Any],
+        props: dict[Any, Any],
+        state: dict[Any, Any],
+        events: list[Any],
+        runs: list[Any],
+        children: list[Any],
+    ) -> Session:
+        fields = {_text(k): _text(v) for k, v in meta.items()}
+        metadata = SessionMetadata.model_validate(
+            {
+                "created_at": fields["created_at"],
+                "updated_at": fields["updated_at"],
+                "properties": {_text(k): json.loads(v) for k, v in props.items()},
+            }
+        )
+        loaded_events = events_from_json_lines(events)
+        summary = TokenSummary()
+        for event in loaded_events:
+            if event.token_usage is not None:
+                summary.add_usage(event.token_usage)
+        return Session.model_construct(
+            id=session_id,
+            metadata=metadata,
+            parent_id=fields.get("parent_id") or None,
+            child_ids=[_text(c) for c in children],
+            task_ids=[],
+            runs=runs_from_json_lines(runs),
+            events=loaded_events,
+            state={_text(k): json.loads(v) for k, v in state.items()},
+            token_summary=summary,
+        )
+
+    def exists(self, session_id: str) -> bool:
+        if not _is_valid_id(session_id):
+            return False
+        with translate_redis_errors("check session"):
+            return bool(self._client.exists(self._keys(session_id).meta))
+
+    def children(self, session_id: str) -> list[str]:
+        if not _is_valid_id(session_id):
+            return []
+        with translate_redis_errors("read children"):
+            members = self._client.zrange(self._keys(session_id).children, 0, -1)
+        return [_text(m) for m in members]
+
+    def list_sessions(self, prefix: str = "") -> list[str]:
+        """Ids starting with ``prefix``, oldest first; drops expired ids from the index."""
+        with translate_redis_errors("list sessions"):
+            members = self._client.zrange(self._index, 0, -1)
+            candidates = [sid for sid in map(_text, members) if sid.startswith(prefix)]
+            if not candidates:
+                return []
+            pipe = self._client.pipeline(transaction=False)
+            for sid in candidates:
+                pipe.exists(self._keys(sid).meta)
+            alive = pipe.execute()
+            gone = [sid for sid, present in zip(candidates, alive, strict=True) if not present]
+            if gone:
+                # A writer re-adds its session to the index on every write, so
+                # racing one here costs at most a listing until its next write.
+                self._client.zrem(self._index, *gone)
+        return [sid for sid, present in zip(candidates, alive, strict=True) if present]
+
+    def close(self) -> None:
+        if self._close_client:
+            self._client.close()
 
 
 def create_redis_session_store(
@@ -20,6 +408,19 @@ def create_redis_session_store(
     password: str | None = None,
     key_prefix: str = "session:",
     expiration_seconds: int | None = None,
-    **kwargs: Any,
+    *,
+    ssl: bool = False,
+    client: Redis[Any] | None = None,
+    **connection_kwargs: Any,
 ) -> RedisSessionStore:
-    return RedisSessionStore()
+    """A Redis store: on ``client`` if given (left open by ``close()``),
+    otherwise on a new client for ``host:port/db`` that the store owns.
+    ``connection_kwargs`` go to ``redis.Redis`` (timeouts, ``retry``, ...)."""
+    if client is not None:
+        return RedisSessionStore(client, key_prefix, expiration_seconds)
+    redis = _import_redis()
+    connection_kwargs.setdefault("retry", _default_retry())
+    own_client = redis.Redis(
+        host=host, port=port, db=db, password=password, ssl=ssl, **connection_kwargs
+    )
+    return RedisSessionStore(own_client, key_prefix, expiration_seconds, close_client=True)

@@ -1,0 +1,111 @@
+"""The Lua script that applies a write to one session, atomically, server-side.
+
+Running the merge inside Redis is what lets several processes write the same
+session without losing or doubling anything: each call sees and updates the
+event index in one step. The script touches only the keys of one session
+(one hash tag, so one cluster slot) and is idempotent: replaying a call after
+a dropped connection changes nothing, which makes client retries safe.
+
+KEYS (see ``_redis_keys.SessionKeys``): meta props state events evidx runs runidx children
+
+ARGV:
+  1 ttl in seconds (0: no expiry)
+  2 metadata mode: "merge" (incoming metadata) or "default" (only when missing)
+  3 created_at text   4 created_at sort key (integer microseconds)
+  5 updated_at text   6 updated_at sort key
+  7 parent id ("" for none)
+  8 number of property pairs   9 state pairs   10 event pairs   11 run pairs
+  12 number of child ids
+  then the property pairs (key, json), state pairs (key, json),
+  event pairs (id, json), run pairs (id, json), child ids.
+
+Returns the number of events appended (replacements not counted). An index
+entry that points outside its list fails the call with a ``CORRUPT`` error.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+APPLY_SCRIPT = """
+local meta, props, state, events, evidx, runs, runidx, children =
+  KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8]
+local ttl = tonumber(ARGV[1])
+
+if redis.call('EXISTS', meta) == 0 then
+  redis.call('HSET', meta, 'created_at', ARGV[3], 'created_key', ARGV[4],
+             'updated_at', ARGV[5], 'updated_key', ARGV[6])
+elseif ARGV[2] == 'merge' then
+  local created = tonumber(redis.call('HGET', meta, 'created_key'))
+  if created == nil or tonumber(ARGV[4]) < created then
+    redis.call('HSET', meta, 'created_at', ARGV[3], 'created_key', ARGV[4])
+  end
+  local updated = tonumber(redis.call('HGET', meta, 'updated_key'))
+  if updated == nil or tonumber(ARGV[6]) > updated then
+    redis.call('HSET', meta, 'updated_at', ARGV[5], 'updated_key', ARGV[6])
+  end
+end
+if ARGV[7] ~= '' then
+  redis.call('HSET', meta, 'parent_id', ARGV[7])
+end
+
+local n_props, n_state = tonumber(ARGV[8]), tonumber(ARGV[9])
+local n_events, n_runs = tonumber(ARGV[10]), tonumber(ARGV[11])
+local n_children = tonumber(ARGV[12])
+local pos = 13
+
+for _ = 1, n_props do
+  redis.call('HSET', props, ARGV[pos], ARGV[pos + 1])
+  pos = pos + 2
+end
+for _ = 1, n_state do
+  redis.call('HSET', state, ARGV[pos], ARGV[pos + 1])
+  pos = pos + 2
+end
+
+-- An id already stored is replaced in place; a new id is appended.
+local function upsert(list, index, id, doc)
+  local at = redis.call('HGET', index, id)
+  if at then
+    local done = redis.pcall('LSET', list, tonumber(at) or -1, doc)
+    if type(done) == 'table' and done.err then
+      return {err = 'CORRUPT stored index points outside its list: ' .. done.err}
+    end
+    return 0
+  end
+  local length = redis.call('RPUSH', list, doc)
+  redis.call('HSET', index, id, length - 1)
+  return 1
+end
+
+local appended = 0
+for _ = 1, n_events do
+  local added = upsert(events, evidx, ARGV[pos], ARGV[pos + 1])
+  if type(added) == 'table' then return redis.error_reply(added.err) end
+  appended = appended + added
+  pos = pos + 2
+end
+for _ = 1, n_runs do
+  local added = upsert(runs, runidx, ARGV[pos], ARGV[pos + 1])
+  if type(added) == 'table' then return redis.error_reply(added.err) end
+  pos = pos + 2
+end
+for _ = 1, n_children do
+  local child = ARGV[pos]
+  if not redis.call('ZSCORE', children, child) then
+    redis.call('ZADD', children, redis.call('HINCRBY', meta, 'child_seq', 1), child)
+  end
+  pos = pos + 1
+end
+
+if ttl > 0 then
+  for i = 1, #KEYS do
+    redis.call('EXPIRE', KEYS[i], ttl)
+  end
+end
+return appended
+"""
+
+# EVALSHA by a digest computed here, so a pipelined write needs no SCRIPT
+# EXISTS round trip; the store loads the script on NOSCRIPT.
+APPLY_SCRIPT_SHA = hashlib.sha1(APPLY_SCRIPT.encode()).hexdigest()
