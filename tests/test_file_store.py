@@ -248,6 +248,28 @@ def test_get_marks_everything_persisted(store: FileSessionStore, directory: Path
     assert b'{"r":' not in after[len(before) :]
 
 
+def test_repeated_saves_of_an_unchanged_session_write_nothing(
+    store: FileSessionStore, directory: Path
+) -> None:
+    session = rich_session()
+    session.child_ids.append("kid")
+    store.save(session)
+    before = log_path(directory, "rich-1").read_bytes()
+    store.save(session)
+    loaded = store.get("rich-1")
+    assert loaded is not None
+    store.save(loaded)
+    assert log_path(directory, "rich-1").read_bytes() == before
+
+
+def test_records_of_unknown_kinds_are_skipped(store: FileSessionStore, directory: Path) -> None:
+    store.apply(SessionChanges("future", events=[SessionEvent(id="a")]))
+    with log_path(directory, "future").open("ab") as f:
+        f.write(b'{"z":{"from":"a newer version"}}\n')
+    loaded = store.get("future")
+    assert loaded is not None and [e.id for e in loaded.events] == ["a"]
+
+
 def test_delete(store: FileSessionStore, directory: Path) -> None:
     store.apply(SessionChanges("kid", parent_id="mom", events=[SessionEvent()]))
     store.apply(SessionChanges("kid2", parent_id="mom"))

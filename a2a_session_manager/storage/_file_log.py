@@ -41,11 +41,13 @@ def locked_append(
     *,
     create: bool,
     fsync: bool,
+    on_written: Callable[[], None] | None = None,
 ) -> FileKey | None:
     """Append ``build(is_new, key)`` to the log at ``path`` under its lock.
 
     ``build`` runs while the lock is held, so it may decide what to write
-    from what this process knows the file holds. Returns the file's key, or
+    from what this process knows the file holds; ``on_written`` runs after a
+    successful write, still under the lock. Returns the file's key, or
     ``None`` when the file does not exist and ``create`` is false.
     """
     flags = _WRITE_FLAGS | (os.O_CREAT if create else 0)
@@ -70,6 +72,8 @@ def locked_append(
                     os.fsync(fd)
             if fsync and st.st_size == 0:
                 _fsync_directory(os.path.dirname(path) or ".")
+            if on_written is not None:
+                on_written()
             return key
         finally:
             os.close(fd)  # also releases the lock

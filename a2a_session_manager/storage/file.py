@@ -119,8 +119,9 @@ class FileSessionStore(BaseSessionStore):
             pending.append(done)
             return b"".join(parts)
 
-        self._append(session_id, build, create=True)
-        self._remember(session_id, pending[-1])
+        self._append(
+            session_id, build, create=True, on_written=lambda: self._remember(session_id, pending)
+        )
         if parent_id:
             self._link_child(parent_id, session_id)
 
@@ -146,8 +147,9 @@ class FileSessionStore(BaseSessionStore):
             )
             return b"".join(parts)
 
-        self._append(parent_id, build, create=True)
-        self._remember(parent_id, pending[-1])
+        self._append(
+            parent_id, build, create=True, on_written=lambda: self._remember(parent_id, pending)
+        )
 
     def delete(self, session_id: str) -> None:
         path = self._path_or_none(session_id)
@@ -242,16 +244,23 @@ class FileSessionStore(BaseSessionStore):
         except InvalidSessionIdError:
             return None  # no store can hold such an id, so it is not here
 
-    def _append(self, session_id: str, build: _Build, *, create: bool) -> None:
+    def _append(
+        self,
+        session_id: str,
+        build: _Build,
+        *,
+        create: bool,
+        on_written: Callable[[], None] | None = None,
+    ) -> None:
         path = self._path(session_id)
         try:
             try:
-                locked_append(path, build, create=create, fsync=self.fsync)
+                locked_append(path, build, create=create, fsync=self.fsync, on_written=on_written)
             except FileNotFoundError:
                 if not create:
                     raise
                 self._ensure_directory()  # the directory was removed: make it again
-                locked_append(path, build, create=create, fsync=self.fsync)
+                locked_append(path, build, create=create, fsync=self.fsync, on_written=on_written)
         except OSError as exc:
             raise StoreUnavailableError(f"cannot write session log {path}: {exc}") from exc
 
@@ -276,9 +285,10 @@ class FileSessionStore(BaseSessionStore):
             return _Written(key)
         return written
 
-    def _remember(self, session_id: str, written: _Written) -> None:
+    def _remember(self, session_id: str, pending: list[_Written]) -> None:
+        # ``pending`` holds what the last ``build`` decided to write.
         with self._lock:
-            self._memo[session_id] = written
+            self._memo[session_id] = pending[-1]
             self._memo.move_to_end(session_id)
             while len(self._memo) > _MEMO_SIZE:
                 self._memo.popitem(last=False)
