@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 from uuid import uuid4
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, Field
 
 from a2a_session_manager.models.event_source import EventSource
 from a2a_session_manager.models.event_type import EventType
-from a2a_session_manager.models.session_metadata import utc_now
+from a2a_session_manager.models.session_metadata import UtcDateTime, utc_now
 from a2a_session_manager.models.token_usage import TokenUsage
 
 
@@ -22,23 +21,15 @@ class SessionEvent(BaseModel):
     """
 
     id: str = Field(default_factory=lambda: uuid4().hex)
-    timestamp: datetime = Field(default_factory=utc_now)
+    timestamp: UtcDateTime = Field(default_factory=utc_now)
     message: Any = None
     task_id: str | None = None
-    type: EventType | str = EventType.MESSAGE
+    # left_to_right: a known value becomes the enum, anything else stays a str
+    # (no Python validator: this runs for every event of every cold read).
+    type: EventType | str = Field(default=EventType.MESSAGE, union_mode="left_to_right")
     source: EventSource = EventSource.LLM
     metadata: dict[str, Any] = Field(default_factory=dict)
     token_usage: TokenUsage | None = None
-
-    @field_validator("type", mode="before")
-    @classmethod
-    def _known_type_as_enum(cls, value: Any) -> Any:
-        if isinstance(value, str) and not isinstance(value, EventType):
-            try:
-                return EventType(value)
-            except ValueError:
-                return value
-        return value
 
     @classmethod
     def create_with_tokens(

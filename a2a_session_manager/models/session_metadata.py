@@ -3,18 +3,27 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, Field
+from pydantic import AfterValidator, BaseModel, Field
 
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
+def _assume_utc(value: datetime) -> datetime:
+    # A naive time (user code, old JSON) is taken as UTC: mixing naive and
+    # aware times makes every later comparison raise TypeError.
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value
+
+
+UtcDateTime = Annotated[datetime, AfterValidator(_assume_utc)]
+
+
 class SessionMetadata(BaseModel):
-    created_at: datetime = Field(default_factory=utc_now)
-    updated_at: datetime = Field(default_factory=utc_now)
+    created_at: UtcDateTime = Field(default_factory=utc_now)
+    updated_at: UtcDateTime = Field(default_factory=utc_now)
     properties: dict[str, Any] = Field(default_factory=dict)
 
     def set_property(self, key: str, value: Any) -> None:

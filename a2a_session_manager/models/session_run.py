@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from enum import Enum
 from typing import Any
 from uuid import uuid4
 
 from pydantic import BaseModel, Field
 
-from a2a_session_manager.models.session_metadata import utc_now
+from a2a_session_manager.models.session_metadata import UtcDateTime, utc_now
 
 
 class RunStatus(str, Enum):
@@ -24,8 +23,8 @@ class SessionRun(BaseModel):
     id: str = Field(default_factory=lambda: uuid4().hex)
     name: str | None = None
     status: RunStatus = RunStatus.PENDING
-    started_at: datetime = Field(default_factory=utc_now)
-    ended_at: datetime | None = None
+    started_at: UtcDateTime = Field(default_factory=utc_now)
+    ended_at: UtcDateTime | None = None
     parent_run_id: str | None = None
     error: str | None = None
     metadata: dict[str, Any] = Field(default_factory=dict)
