@@ -56,6 +56,7 @@ def _run_block(index: int, code: str, ns: dict[str, Any], redis_port: int | None
 
         ns["SessionRun"] = SessionRun
     if title == "Prompt Builder":
+        ns["store"].save(ns["session"])  # the session the reader would "get"
         ns["session_id"] = ns["session"].id
     if "await " in code:
         _install_your_tool_package()
