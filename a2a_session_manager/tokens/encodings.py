@@ -20,7 +20,7 @@ from importlib import resources
 from typing import Any
 
 import tiktoken
-import tiktoken_ext.openai_public as openai_public
+import tiktoken_ext.openai_public as openai_public  # type: ignore[import-untyped]
 from tiktoken.model import MODEL_PREFIX_TO_ENCODING, MODEL_TO_ENCODING
 
 logger = logging.getLogger(__name__)
