@@ -1,0 +1,182 @@
+"""Request and response → ``chat`` span attributes (names from semconv only)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from openai.lib.azure import BaseAzureClient
+
+from a2a_session_manager.instrumentation.openai._messages import (
+    chat_input_messages,
+    chat_output_messages,
+    field,
+    responses_input_messages,
+    responses_output_messages,
+    system_instructions,
+    to_json,
+)
+from a2a_session_manager.instrumentation.openai._usage import usage_attributes
+from a2a_session_manager.sdk import semconv
+
+Attributes = dict[str, Any]
+
+_NUMBER_PARAMS = (
+    ("temperature", semconv.GEN_AI_REQUEST_TEMPERATURE),
+    ("top_p", semconv.GEN_AI_REQUEST_TOP_P),
+    ("frequency_penalty", semconv.GEN_AI_REQUEST_FREQUENCY_PENALTY),
+    ("presence_penalty", semconv.GEN_AI_REQUEST_PRESENCE_PENALTY),
+)
+_JSON_FORMATS = frozenset({"json_object", "json_schema"})
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def client_attributes(client: Any) -> Attributes:
+    """Provider and server of the client that makes the call."""
+    provider = (
+        semconv.PROVIDER_AZURE_OPENAI
+        if isinstance(client, BaseAzureClient)
+        else semconv.PROVIDER_OPENAI
+    )
+    attributes: Attributes = {
+        semconv.GEN_AI_OPERATION_NAME: semconv.OPERATION_CHAT,
+        semconv.GEN_AI_PROVIDER_NAME: provider,
+    }
+    url = getattr(client, "base_url", None)
+    host = getattr(url, "host", None)
+    if isinstance(host, str) and host:
+        attributes[semconv.SERVER_ADDRESS] = host
+        port = getattr(url, "port", None)
+        if not _is_int(port):
+            port = 443 if getattr(url, "scheme", "https") == "https" else 80
+        attributes[semconv.SERVER_PORT] = port
+    return attributes
+
+
+def _common_request(attributes: Attributes, kwargs: Mapping[str, Any]) -> None:
+    model = kwargs.get("model")
+    if isinstance(model, str):
+        attributes[semconv.GEN_AI_REQUEST_MODEL] = model
+    for key, name in _NUMBER_PARAMS:
+        value = kwargs.get(key)
+        if _is_number(value):
+            attributes[name] = value
+    tier = kwargs.get("service_tier")
+    if isinstance(tier, str):
+        attributes[semconv.OPENAI_REQUEST_SERVICE_TIER] = tier
+
+
+def chat_request_attributes(kwargs: Mapping[str, Any], messages: Any) -> Attributes:
+    attributes: Attributes = {}
+    _common_request(attributes, kwargs)
+    max_tokens = kwargs.get("max_completion_tokens")
+    if not _is_int(max_tokens):
+        max_tokens = kwargs.get("max_tokens")
+    if _is_int(max_tokens):
+        attributes[semconv.GEN_AI_REQUEST_MAX_TOKENS] = max_tokens
+    seed = kwargs.get("seed")
+    if _is_int(seed):
+        attributes[semconv.GEN_AI_REQUEST_SEED] = seed
+    stop = kwargs.get("stop")
+    if isinstance(stop, str):
+        attributes[semconv.GEN_AI_REQUEST_STOP_SEQUENCES] = [stop]
+    elif isinstance(stop, list | tuple) and all(isinstance(s, str) for s in stop):
+        attributes[semconv.GEN_AI_REQUEST_STOP_SEQUENCES] = list(stop)
+    choices = kwargs.get("n")
+    if _is_int(choices) and choices != 1:
+        attributes[semconv.GEN_AI_REQUEST_CHOICE_COUNT] = choices
+    response_format = kwargs.get("response_format")
+    if isinstance(response_format, type):  # ``parse(response_format=SomeModel)``
+        attributes[semconv.GEN_AI_OUTPUT_TYPE] = semconv.OUTPUT_TYPE_JSON
+    elif isinstance(response_format, Mapping):
+        kind = response_format.get("type")
+        if kind in _JSON_FORMATS:
+            attributes[semconv.GEN_AI_OUTPUT_TYPE] = semconv.OUTPUT_TYPE_JSON
+        elif kind == "text":
+            attributes[semconv.GEN_AI_OUTPUT_TYPE] = semconv.OUTPUT_TYPE_TEXT
+    if isinstance(messages, list | tuple):
+        attributes[semconv.GEN_AI_INPUT_MESSAGES] = to_json(chat_input_messages(messages))
+    return attributes
+
+
+def responses_request_attributes(kwargs: Mapping[str, Any]) -> Attributes:
+    attributes: Attributes = {}
+    _common_request(attributes, kwargs)
+    max_tokens = kwargs.get("max_output_tokens")
+    if _is_int(max_tokens):
+        attributes[semconv.GEN_AI_REQUEST_MAX_TOKENS] = max_tokens
+    input_value = kwargs.get("input")
+    if isinstance(input_value, str | list | tuple):
+        attributes[semconv.GEN_AI_INPUT_MESSAGES] = to_json(responses_input_messages(input_value))
+    instructions = system_instructions(kwargs.get("instructions"))
+    if instructions is not None:
+        attributes[semconv.GEN_AI_SYSTEM_INSTRUCTIONS] = to_json(instructions)
+    return attributes
+
+
+def _response_identity(attributes: Attributes, response: Any) -> None:
+    response_id = field(response, "id")
+    if isinstance(response_id, str):
+        attributes[semconv.GEN_AI_RESPONSE_ID] = response_id
+    model = field(response, "model")
+    if isinstance(model, str):
+        attributes[semconv.GEN_AI_RESPONSE_MODEL] = model
+    tier = field(response, "service_tier")
+    if isinstance(tier, str):
+        attributes[semconv.OPENAI_RESPONSE_SERVICE_TIER] = tier
+
+
+def chat_response_attributes(response: Any) -> Attributes:
+    """Attributes of a (non-streamed) ``ChatCompletion``."""
+    attributes: Attributes = {}
+    _response_identity(attributes, response)
+    fingerprint = field(response, "system_fingerprint")
+    if isinstance(fingerprint, str):
+        attributes[semconv.OPENAI_RESPONSE_SYSTEM_FINGERPRINT] = fingerprint
+    choices = field(response, "choices") or ()
+    reasons = [str(r) for r in (field(c, "finish_reason") for c in choices) if r is not None]
+    if reasons:
+        attributes[semconv.GEN_AI_RESPONSE_FINISH_REASONS] = reasons
+    attributes[semconv.GEN_AI_OUTPUT_MESSAGES] = to_json(chat_output_messages(choices))
+    attributes.update(usage_attributes(field(response, "usage")))
+    return attributes
+
+
+def responses_finish_reason(response: Any) -> str:
+    """The chat-style finish reason of a Responses ``response``."""
+    status = field(response, "status")
+    if status == "incomplete":
+        reason = field(field(response, "incomplete_details"), "reason")
+        return str(reason) if reason is not None else "incomplete"
+    if status in ("failed", "cancelled"):
+        return "error" if status == "failed" else "cancelled"
+    output = field(response, "output") or ()
+    if any(field(item, "type") == "function_call" for item in output):
+        return "tool_calls"
+    return "stop"
+
+
+def responses_response_attributes(response: Any) -> Attributes:
+    """Attributes of a Responses ``response`` object (returned, or the last stream event's)."""
+    attributes: Attributes = {}
+    _response_identity(attributes, response)
+    reason = responses_finish_reason(response)
+    attributes[semconv.GEN_AI_RESPONSE_FINISH_REASONS] = [reason]
+    output = field(response, "output") or ()
+    attributes[semconv.GEN_AI_OUTPUT_MESSAGES] = to_json(responses_output_messages(output, reason))
+    attributes.update(usage_attributes(field(response, "usage")))
+    return attributes
+
+
+def error_attributes(error: BaseException) -> Attributes:
+    return {
+        semconv.ERROR_TYPE: type(error).__qualname__,
+        semconv.A2A_ERROR_MESSAGE: str(error),
+    }

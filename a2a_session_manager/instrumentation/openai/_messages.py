@@ -1,0 +1,200 @@
+"""OpenAI messages → the conventions' structured messages (role + parts).
+
+Inputs may be plain dicts (what users write) or the client's pydantic objects
+(what users append back from a response), so every field is read with
+:func:`field`. Tool-call arguments are parsed when they are valid JSON and
+kept as the raw string when not: a model's malformed JSON is recorded as sent.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from a2a_session_manager.sdk import semconv
+
+Message = dict[str, Any]
+Part = dict[str, Any]
+
+_TEXT_PART_TYPES = frozenset({"text", "input_text", "output_text"})
+
+
+def field(obj: Any, name: str) -> Any:
+    """``obj[name]`` for mappings, ``obj.name`` for objects; None when absent."""
+    if isinstance(obj, Mapping):
+        return obj.get(name)
+    return getattr(obj, name, None)
+
+
+def parse_arguments(arguments: Any) -> Any:
+    """Tool-call arguments as a value when they are JSON text, else unchanged."""
+    if not isinstance(arguments, str):
+        return arguments
+    try:
+        return json.loads(arguments)
+    except ValueError:
+        return arguments
+
+
+def _fallback(value: Any) -> Any:
+    if isinstance(value, bytes | bytearray):
+        return bytes(value).decode("utf-8", errors="backslashreplace")
+    if isinstance(value, set | frozenset | tuple):
+        return list(value)
+    dump = getattr(value, "model_dump", None)
+    if callable(dump):
+        return dump(mode="json")
+    return repr(value)
+
+
+def to_json(value: Any) -> str:
+    """JSON text for an attribute; never raises, whatever the value holds."""
+    try:
+        return json.dumps(value, ensure_ascii=False, default=_fallback)
+    except (ValueError, TypeError, RecursionError):
+        return json.dumps(repr(value), ensure_ascii=False)
+
+
+def text_part(text: str) -> Part:
+    return {"type": semconv.PART_TEXT, "content": text}
+
+
+def tool_call_part(call_id: Any, name: Any, arguments: Any) -> Part:
+    return {
+        "type": semconv.PART_TOOL_CALL,
+        "id": call_id,
+        "name": name,
+        "arguments": parse_arguments(arguments),
+    }
+
+
+def tool_response_part(call_id: Any, response: Any) -> Part:
+    return {"type": semconv.PART_TOOL_CALL_RESPONSE, "id": call_id, "response": response}
+
+
+def _content_parts(content: Any) -> list[Part]:
+    if content is None:
+        return []
+    if isinstance(content, str):
+        return [text_part(content)]
+    parts: list[Part] = []
+    for item in content if isinstance(content, Iterable) else (content,):
+        if isinstance(item, str):
+            parts.append(text_part(item))
+            continue
+        kind = field(item, "type")
+        text = field(item, "text") if kind in _TEXT_PART_TYPES else field(item, "refusal")
+        if isinstance(text, str):
+            parts.append(text_part(text))
+        else:
+            # Images, audio, files: the part's kind is kept, not its (possibly huge) payload.
+            parts.append({"type": str(kind)})
+    return parts
+
+
+def _content_text(content: Any) -> Any:
+    """A tool message's content as the response value (text parts joined)."""
+    if content is None or isinstance(content, str):
+        return content
+    texts = [p["content"] for p in _content_parts(content) if p["type"] == semconv.PART_TEXT]
+    return "".join(texts)
+
+
+# -- chat completions ------------------------------------------------------------
+
+
+def chat_message(message: Any) -> Message:
+    role = field(message, "role")
+    content = field(message, "content")
+    if role == "tool":
+        parts = [tool_response_part(field(message, "tool_call_id"), _content_text(content))]
+    else:
+        parts = _content_parts(content)
+        refusal = field(message, "refusal")
+        if isinstance(refusal, str):
+            parts.append(text_part(refusal))
+        for call in field(message, "tool_calls") or ():
+            function = field(call, "function")
+            parts.append(
+                tool_call_part(
+                    field(call, "id"), field(function, "name"), field(function, "arguments")
+                )
+            )
+        legacy = field(message, "function_call")
+        if legacy is not None:
+            parts.append(tool_call_part(None, field(legacy, "name"), field(legacy, "arguments")))
+    result: Message = {"role": role, "parts": parts}
+    name = field(message, "name")
+    if isinstance(name, str):
+        result["name"] = name
+    return result
+
+
+def chat_input_messages(messages: Iterable[Any]) -> list[Message]:
+    return [chat_message(message) for message in messages]
+
+
+def chat_output_messages(choices: Iterable[Any]) -> list[Message]:
+    output = []
+    for choice in choices:
+        message = chat_message(field(choice, "message"))
+        message["role"] = message["role"] or "assistant"
+        message["finish_reason"] = field(choice, "finish_reason")
+        output.append(message)
+    return output
+
+
+def assistant_message(
+    text: str | None, calls: Iterable[tuple[Any, Any, Any]], finish_reason: Any
+) -> Message:
+    """An output message assembled from stream deltas (``calls``: id, name, arguments)."""
+    parts = [text_part(text)] if text else []
+    parts.extend(tool_call_part(call_id, name, arguments) for call_id, name, arguments in calls)
+    return {"role": "assistant", "parts": parts, "finish_reason": finish_reason}
+
+
+# -- responses -------------------------------------------------------------------
+
+
+def _response_item(item: Any) -> Message | None:
+    kind = field(item, "type")
+    if kind == "function_call":
+        part = tool_call_part(field(item, "call_id"), field(item, "name"), field(item, "arguments"))
+        return {"role": "assistant", "parts": [part]}
+    if kind == "function_call_output":
+        part = tool_response_part(field(item, "call_id"), _content_text(field(item, "output")))
+        return {"role": "tool", "parts": [part]}
+    role = field(item, "role")
+    if kind in (None, "message") and role is not None:
+        return {"role": role, "parts": _content_parts(field(item, "content"))}
+    return None  # reasoning items, built-in tool calls: not conversation messages
+
+
+def responses_input_messages(input_value: Any) -> list[Message]:
+    if input_value is None:
+        return []
+    if isinstance(input_value, str):
+        return [{"role": "user", "parts": [text_part(input_value)]}]
+    messages = []
+    for item in input_value:
+        message = _response_item(item)
+        if message is not None:
+            messages.append(message)
+    return messages
+
+
+def responses_output_messages(output: Iterable[Any], finish_reason: Any) -> list[Message]:
+    """All output items of one response, as a single assistant message."""
+    parts: list[Part] = []
+    for item in output:
+        message = _response_item(item)
+        if message is not None:
+            parts.extend(message["parts"])
+    return [{"role": "assistant", "parts": parts, "finish_reason": finish_reason}]
+
+
+def system_instructions(instructions: Any) -> list[Part] | None:
+    if isinstance(instructions, str):
+        return [text_part(instructions)]
+    return None

@@ -1,0 +1,321 @@
+"""Stream proxies: the user iterates the client's own stream; we watch each item.
+
+A proxy (``wrapt.ObjectProxy``, state in ``_self_*``) hands every chunk to an
+accumulator and ends the span exactly once: when the stream is exhausted,
+fails, is closed, leaves its ``with`` block, or is garbage collected half
+read. Per chunk it does only attribute reads and list appends; parsing,
+JSON and token counting wait for the end.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from types import TracebackType
+from typing import Any, Protocol
+
+import wrapt
+from opentelemetry.trace import Span
+
+from a2a_session_manager.instrumentation.openai._attributes import (
+    responses_response_attributes,
+)
+from a2a_session_manager.instrumentation.openai._guard import log_internal_error
+from a2a_session_manager.instrumentation.openai._messages import (
+    assistant_message,
+    field,
+    to_json,
+)
+from a2a_session_manager.instrumentation.openai._spans import end_span
+from a2a_session_manager.instrumentation.openai._usage import (
+    counted_usage_attributes,
+    usage_attributes,
+)
+from a2a_session_manager.sdk import semconv
+
+logger = logging.getLogger(__name__)
+
+
+class Accumulator(Protocol):
+    def add(self, item: Any) -> None: ...
+
+    def attributes(self) -> dict[str, Any]: ...
+
+
+class _ToolCallDeltas:
+    __slots__ = ("arguments", "id", "name")
+
+    def __init__(self) -> None:
+        self.id: str | None = None
+        self.name: str | None = None
+        self.arguments: list[str] = []
+
+
+class _ChoiceDeltas:
+    __slots__ = ("calls", "finish_reason", "text")
+
+    def __init__(self) -> None:
+        self.text: list[str] = []
+        self.calls: dict[int, _ToolCallDeltas] = {}
+        self.finish_reason: str | None = None
+
+    def calls_list(self) -> list[tuple[Any, Any, Any]]:
+        return [(c.id, c.name, "".join(c.arguments)) for _, c in sorted(self.calls.items())]
+
+
+class ChatAccumulator:
+    """Assembles ``ChatCompletionChunk`` deltas: text, tool calls (arguments
+    joined across chunks, per index), finish reasons and usage."""
+
+    __slots__ = (
+        "choices",
+        "fingerprint",
+        "model",
+        "prompt",
+        "request_model",
+        "response_id",
+        "usage",
+    )
+
+    def __init__(self, prompt: list[Mapping[str, Any]] | None, request_model: Any) -> None:
+        self.prompt = prompt
+        self.request_model = request_model
+        self.response_id: str | None = None
+        self.model: str | None = None
+        self.fingerprint: str | None = None
+        self.usage: Any = None
+        self.choices: dict[int, _ChoiceDeltas] = {}
+
+    def add(self, chunk: Any) -> None:
+        if self.response_id is None:
+            self.response_id = chunk.id
+            self.model = chunk.model
+            self.fingerprint = chunk.system_fingerprint
+        usage = chunk.usage
+        if usage is not None:
+            self.usage = usage
+        for choice in chunk.choices:
+            state = self.choices.get(choice.index)
+            if state is None:
+                state = self.choices[choice.index] = _ChoiceDeltas()
+            delta = choice.delta
+            if delta is not None:
+                content = delta.content
+                if content:
+                    state.text.append(content)
+                calls = delta.tool_calls
+                if calls:
+                    for call in calls:
+                        deltas = state.calls.get(call.index)
+                        if deltas is None:
+                            deltas = state.calls[call.index] = _ToolCallDeltas()
+                        if call.id:
+                            deltas.id = call.id
+                        function = call.function
+                        if function is not None:
+                            if function.name:
+                                deltas.name = function.name
+                            if function.arguments:
+                                deltas.arguments.append(function.arguments)
+            if choice.finish_reason is not None:
+                state.finish_reason = choice.finish_reason
+
+    def attributes(self) -> dict[str, Any]:
+        attributes: dict[str, Any] = {}
+        if self.response_id:
+            attributes[semconv.GEN_AI_RESPONSE_ID] = self.response_id
+        if self.model:
+            attributes[semconv.GEN_AI_RESPONSE_MODEL] = self.model
+        if self.fingerprint:
+            attributes[semconv.OPENAI_RESPONSE_SYSTEM_FINGERPRINT] = self.fingerprint
+        choices = [state for _, state in sorted(self.choices.items())]
+        reasons = [c.finish_reason for c in choices if c.finish_reason is not None]
+        if reasons:
+            attributes[semconv.GEN_AI_RESPONSE_FINISH_REASONS] = reasons
+        messages = [
+            assistant_message("".join(c.text), c.calls_list(), c.finish_reason) for c in choices
+        ]
+        attributes[semconv.GEN_AI_OUTPUT_MESSAGES] = to_json(messages)
+        usage = usage_attributes(self.usage)
+        if not usage and self.prompt is not None:
+            model = self.model or self.request_model
+            text = "".join("".join(c.text) for c in choices)
+            calls = [call for c in choices for call in c.calls_list()]
+            usage = counted_usage_attributes(str(model or ""), self.prompt, text, calls)
+        attributes.update(usage)
+        return attributes
+
+
+class ResponsesAccumulator:
+    """Follows Responses stream events; the final ``response`` object has it all,
+    and text / function-call items are kept in case the stream breaks before it."""
+
+    __slots__ = ("calls", "prompt", "request_model", "response", "started", "text")
+
+    def __init__(self, prompt: list[Mapping[str, Any]] | None, request_model: Any) -> None:
+        self.prompt = prompt
+        self.request_model = request_model
+        self.started: Any = None
+        self.response: Any = None
+        self.text: list[str] = []
+        self.calls: list[Any] = []
+
+    def add(self, event: Any) -> None:
+        kind = event.type
+        if kind == "response.output_text.delta":
+            self.text.append(event.delta)
+        elif kind == "response.output_item.done":
+            if event.item.type == "function_call":
+                self.calls.append(event.item)
+        elif kind in ("response.completed", "response.incomplete", "response.failed"):
+            self.response = event.response
+        elif kind == "response.created":
+            self.started = event.response
+
+    def attributes(self) -> dict[str, Any]:
+        if self.response is not None:
+            return responses_response_attributes(self.response)
+        # The stream ended before its final event: keep what arrived.
+        attributes: dict[str, Any] = {}
+        response_id = field(self.started, "id")
+        if isinstance(response_id, str):
+            attributes[semconv.GEN_AI_RESPONSE_ID] = response_id
+        model = field(self.started, "model")
+        if isinstance(model, str):
+            attributes[semconv.GEN_AI_RESPONSE_MODEL] = model
+        calls = [(field(c, "call_id"), field(c, "name"), field(c, "arguments")) for c in self.calls]
+        text = "".join(self.text)
+        attributes[semconv.GEN_AI_OUTPUT_MESSAGES] = to_json([assistant_message(text, calls, None)])
+        if self.prompt is not None:
+            counted_model = str(model or self.request_model or "")
+            attributes.update(counted_usage_attributes(counted_model, self.prompt, text, calls))
+        return attributes
+
+
+class _StreamProxy(wrapt.ObjectProxy):  # type: ignore[misc,type-arg]
+    """What sync and async proxies share: the accumulator and the one-time end."""
+
+    def __init__(self, wrapped: Any, span: Span, accumulator: Accumulator) -> None:
+        super().__init__(wrapped)
+        self._self_span = span
+        self._self_accumulator = accumulator
+        self._self_finished = False
+
+    def _self_finish(self, error: BaseException | None = None) -> None:
+        if self._self_finished:
+            return
+        self._self_finished = True
+        end_span(self._self_span, self._self_accumulator.attributes, error)
+
+    def _self_failed_chunk(self) -> None:
+        # Stop reading chunks after the first failure; the span still ends.
+        self._self_accumulator = _Broken(self._self_accumulator)
+        log_internal_error("reading a stream chunk")
+
+    def __del__(self) -> None:
+        # A stream dropped half read: end its span with what arrived.
+        try:
+            if not self._self_finished:
+                self._self_finish()
+        except Exception:
+            logger.debug("ending an abandoned stream's span failed", exc_info=True)
+
+
+class _Broken:
+    """An accumulator that failed: ignores further items, reports what it had."""
+
+    __slots__ = ("inner",)
+
+    def __init__(self, inner: Accumulator) -> None:
+        self.inner = inner
+
+    def add(self, item: Any) -> None:
+        pass
+
+    def attributes(self) -> dict[str, Any]:
+        return self.inner.attributes()
+
+
+class SyncStreamProxy(_StreamProxy):
+    def __iter__(self) -> SyncStreamProxy:
+        return self
+
+    def __next__(self) -> Any:
+        try:
+            item = self.__wrapped__.__next__()
+        except StopIteration:
+            self._self_finish()
+            raise
+        except BaseException as error:
+            self._self_finish(error)
+            raise
+        try:
+            self._self_accumulator.add(item)
+        except Exception:
+            self._self_failed_chunk()
+        return item
+
+    def __enter__(self) -> SyncStreamProxy:
+        self.__wrapped__.__enter__()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> Any:
+        try:
+            return self.__wrapped__.__exit__(exc_type, exc, tb)
+        finally:
+            self._self_finish()
+
+    def close(self) -> None:
+        try:
+            self.__wrapped__.close()
+        finally:
+            self._self_finish()
+
+
+class AsyncStreamProxy(_StreamProxy):
+    def __aiter__(self) -> AsyncStreamProxy:
+        return self
+
+    async def __anext__(self) -> Any:
+        try:
+            item = await self.__wrapped__.__anext__()
+        except StopAsyncIteration:
+            self._self_finish()
+            raise
+        except BaseException as error:
+            self._self_finish(error)
+            raise
+        try:
+            self._self_accumulator.add(item)
+        except Exception:
+            self._self_failed_chunk()
+        return item
+
+    async def __aenter__(self) -> AsyncStreamProxy:
+        await self.__wrapped__.__aenter__()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> Any:
+        try:
+            return await self.__wrapped__.__aexit__(exc_type, exc, tb)
+        finally:
+            self._self_finish()
+
+    async def close(self) -> None:
+        try:
+            await self.__wrapped__.close()
+        finally:
+            self._self_finish()
+
+    async def aclose(self) -> None:
+        await self.close()
