@@ -1,0 +1,195 @@
+"""Terminal rendering of listings, sessions, trees and usage."""
+
+from __future__ import annotations
+
+from a2a_session_manager.models.session import Session
+from a2a_session_manager.models.session_run import RunStatus
+from a2a_session_manager.reports._content import (
+    aware,
+    event_timing,
+    source_name,
+    to_display,
+    type_name,
+)
+from a2a_session_manager.reports._conversation import ToolCallView, conversation
+from a2a_session_manager.reports._format import (
+    format_clock,
+    format_duration,
+    format_time,
+    one_line,
+    table,
+)
+from a2a_session_manager.reports._overview import SessionOverview, SessionTree, TreeNode
+from a2a_session_manager.reports._usage import UsageReport, UsageRow, format_cost
+
+_SHORT = 72  # characters of a message shown per line unless --full
+
+
+def render_list(overviews: list[SessionOverview]) -> str:
+    if not overviews:
+        return "No sessions."
+    rows = [
+        [
+            o.id,
+            format_time(o.updated_at),
+            str(o.runs),
+            str(o.events),
+            f"{o.total_tokens:,}",
+            format_cost(o.cost_usd, o.unpriced_calls),
+            o.parent_id or "",
+        ]
+        for o in overviews
+    ]
+    headers = ["SESSION", "UPDATED (UTC)", "RUNS", "EVENTS", "TOKENS", "COST", "PARENT"]
+    return table(headers, rows, right={2, 3, 4})
+
+
+def _status_mark(status: str) -> str:
+    return {"completed": "✓", "failed": "✗", "running": "…", "cancelled": "⊘"}.get(status, "·")
+
+
+def _tool_line(view: ToolCallView, full: bool) -> str:
+    record = view.record
+    arguments = to_display(record.arguments)
+    outcome = f"error: {record.error}" if record.error else to_display(record.result)
+    duration = format_duration(event_timing(view.event).duration_ms)
+    call = f"{record.name}({arguments})"
+    if not full:
+        call = one_line(call, _SHORT)
+        outcome = one_line(outcome, _SHORT)
+    tail = f"  [{duration}]" if duration else ""
+    return f"tool {call} → {outcome}{tail}"
+
+
+def render_show(session: Session, full: bool = False) -> str:
+    """Header, runs, then every event in order with its tool calls under it."""
+    overview = SessionOverview.of(session)
+    lines = [
+        f"Session {session.id}",
+        f"  created  {format_time(overview.created_at)} UTC",
+        f"  updated  {format_time(overview.updated_at)} UTC",
+    ]
+    if session.parent_id:
+        lines.append(f"  parent   {session.parent_id}")
+    if session.child_ids:
+        lines.append(f"  children {', '.join(session.child_ids)}")
+    for key, value in session.metadata.properties.items():
+        lines.append(f"  {key}: {one_line(to_display(value), _SHORT)}")
+    lines.append(
+        f"  {overview.runs} runs, {overview.events} events, {overview.total_tokens:,} tokens, "
+        f"{format_cost(overview.cost_usd, overview.unpriced_calls)}"
+    )
+
+    run_names = {run.id: run.name or run.id for run in session.runs}
+    lines += ["", f"Runs ({len(session.runs)})"]
+    if session.runs:
+        rows = []
+        for run in session.runs:
+            status = run.status.value if isinstance(run.status, RunStatus) else str(run.status)
+            duration = run.duration_seconds
+            rows.append(
+                [
+                    f"{_status_mark(status)} {run.name or '-'}",
+                    status,
+                    format_clock(aware(run.started_at)),
+                    format_duration(None if duration is None else duration * 1000),
+                    run_names.get(run.parent_run_id or "", run.parent_run_id or ""),
+                    run.id,
+                    one_line(run.error or "", 60),
+                ]
+            )
+        headers = ["RUN", "STATUS", "STARTED", "DURATION", "PARENT RUN", "ID", "ERROR"]
+        lines.append(table(headers, rows, right={3}))
+
+    entries = conversation(session)
+    tool_calls = sum(len(e.tool_calls) for e in entries)
+    lines += ["", f"Events ({len(session.events)}, {tool_calls} tool calls)"]
+    for entry in entries:
+        event = entry.event
+        run_name = run_names.get(event.task_id or "", event.task_id or "")
+        head = (
+            f"{format_clock(aware(event.timestamp))}  {source_name(event):<6} {type_name(event):<9}"
+        )
+        if run_name:
+            head += f" [{run_name}]"
+        text = entry.text if full else one_line(entry.text, _SHORT)
+        if not text and entry.requested:
+            text = "asks " + ", ".join(call.name for call in entry.requested)
+        usage = event.token_usage
+        if usage is not None:
+            text += (
+                f"  ({usage.model or 'unknown model'}: {usage.prompt_tokens}+"
+                f"{usage.completion_tokens} tokens, "
+                f"{format_cost(usage.estimated_cost_usd, int(usage.estimated_cost_usd is None))})"
+            )
+        if entry.text or usage is not None or not entry.tool_calls:
+            lines.append(f"{head}  {text}".rstrip())
+        else:
+            lines.append(head)
+        answered = {v.record.call_id for v in entry.tool_calls}
+        for call in entry.requested:
+            if call.call_id is None or call.call_id not in answered:
+                args = to_display(call.arguments)
+                lines.append(f"    asks {call.name}({args if full else one_line(args, _SHORT)})")
+        for view in entry.tool_calls:
+            lines.append(f"    ↳ {_tool_line(view, full)}")
+    return "\n".join(lines)
+
+
+def render_tree(tree: SessionTree) -> str:
+    lines: list[str] = []
+
+    def describe(node: TreeNode) -> str:
+        o = node.overview
+        mark = "  ◀" if o.id == tree.focus_id else ""
+        return (
+            f"{o.id}  ({o.runs} runs, {o.events} events, {o.total_tokens:,} tokens, "
+            f"{format_cost(o.cost_usd, o.unpriced_calls)}){mark}"
+        )
+
+    lines.append(describe(tree.root))
+    # (node, prefix of its line, whether it is its parent's last child)
+    stack = [(c, "", i == 0) for i, c in enumerate(reversed(tree.root.children))]
+    while stack:
+        node, prefix, last = stack.pop()
+        lines.append(f"{prefix}{'└── ' if last else '├── '}{describe(node)}")
+        child_prefix = prefix + ("    " if last else "│   ")
+        stack.extend((c, child_prefix, i == 0) for i, c in enumerate(reversed(node.children)))
+    return "\n".join(lines)
+
+
+def _usage_rows(rows: list[UsageRow]) -> list[list[str]]:
+    return [
+        [
+            row.label,
+            str(row.calls),
+            f"{row.prompt_tokens:,}",
+            f"{row.completion_tokens:,}",
+            f"{row.cached_input_tokens:,}",
+            f"{row.reasoning_tokens:,}",
+            f"{row.total_tokens:,}",
+            format_cost(row.cost_usd, row.unpriced_calls),
+        ]
+        for row in rows
+    ]
+
+
+def render_usage(report: UsageReport) -> str:
+    headers = ["CALLS", "PROMPT", "COMPLETION", "CACHED", "REASONING", "TOTAL", "COST"]
+    numbers = {1, 2, 3, 4, 5, 6}
+    total = report.total
+    parts = [
+        f"Usage of session {report.session_id}",
+        f"  {total.total_tokens:,} tokens in {total.calls} calls, "
+        f"{format_cost(total.cost_usd, total.unpriced_calls)}",
+    ]
+    if total.calls == 0:
+        parts.append("  (no event carries token usage)")
+        return "\n".join(parts)
+    for title, rows in (
+        ("MODEL", report.by_model),
+        ("SOURCE", report.by_source),
+        ("RUN", report.by_run),
+    ):
+        parts += ["", table([title, *headers], _usage_rows(rows), right=numbers)]
+    return "\n".join(parts)

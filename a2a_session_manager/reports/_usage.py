@@ -1,0 +1,115 @@
+"""Tokens and cost of a session, by model, by source and by run.
+
+Cost is never invented: a call whose model has no known price adds no cost
+and is counted in ``unpriced_calls``; a group where no call was priced has
+``cost_usd = None`` ("unknown price").
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from a2a_session_manager.models.session import Session
+from a2a_session_manager.models.token_usage import TokenUsage
+from a2a_session_manager.reports._content import source_name
+
+
+@dataclass
+class UsageRow:
+    key: str
+    label: str = ""
+    calls: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cached_input_tokens: int = 0
+    reasoning_tokens: int = 0
+    total_tokens: int = 0
+    cost_usd: float | None = None
+    unpriced_calls: int = 0
+    usage_sources: set[str] = field(default_factory=set)
+
+    def add(self, usage: TokenUsage) -> None:
+        self.calls += 1
+        self.prompt_tokens += usage.prompt_tokens
+        self.completion_tokens += usage.completion_tokens
+        self.cached_input_tokens += usage.cached_input_tokens
+        self.reasoning_tokens += usage.reasoning_tokens
+        self.total_tokens += usage.total_tokens
+        self.usage_sources.add(usage.source)
+        if usage.estimated_cost_usd is None:
+            self.unpriced_calls += 1
+        else:
+            self.cost_usd = (self.cost_usd or 0.0) + usage.estimated_cost_usd
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "key": self.key,
+            "label": self.label or self.key,
+            "calls": self.calls,
+            "prompt_tokens": self.prompt_tokens,
+            "completion_tokens": self.completion_tokens,
+            "cached_input_tokens": self.cached_input_tokens,
+            "reasoning_tokens": self.reasoning_tokens,
+            "total_tokens": self.total_tokens,
+            "cost_usd": self.cost_usd,
+            "unpriced_calls": self.unpriced_calls,
+            "counted_by": sorted(self.usage_sources),
+        }
+
+
+@dataclass
+class UsageReport:
+    session_id: str
+    total: UsageRow
+    by_model: list[UsageRow]
+    by_source: list[UsageRow]
+    by_run: list[UsageRow]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "session_id": self.session_id,
+            "total": self.total.as_dict(),
+            "by_model": [row.as_dict() for row in self.by_model],
+            "by_source": [row.as_dict() for row in self.by_source],
+            "by_run": [row.as_dict() for row in self.by_run],
+        }
+
+
+NO_RUN = "(no run)"
+
+
+def usage_report(session: Session) -> UsageReport:
+    """Add up every event's token usage; rows keep first-seen order."""
+    total = UsageRow("total", "total")
+    by_model: dict[str, UsageRow] = {}
+    by_source: dict[str, UsageRow] = {}
+    by_run: dict[str, UsageRow] = {}
+    run_names = {run.id: run.name or run.id for run in session.runs}
+    for event in session.events:
+        usage = event.token_usage
+        if usage is None:
+            continue
+        model = usage.model or "unknown"
+        source = source_name(event)
+        run_id = event.task_id or NO_RUN
+        total.add(usage)
+        by_model.setdefault(model, UsageRow(model, model)).add(usage)
+        by_source.setdefault(source, UsageRow(source, source)).add(usage)
+        label = run_names.get(run_id, run_id)
+        by_run.setdefault(run_id, UsageRow(run_id, label)).add(usage)
+    return UsageReport(
+        session_id=session.id,
+        total=total,
+        by_model=list(by_model.values()),
+        by_source=list(by_source.values()),
+        by_run=list(by_run.values()),
+    )
+
+
+def format_cost(cost_usd: float | None, unpriced_calls: int = 0) -> str:
+    """``$0.0123``, ``unknown price``, ``$0.0123 + unknown price``, or ``-`` (no calls)."""
+    if cost_usd is None:
+        return "unknown price" if unpriced_calls else "-"
+    text = f"${cost_usd:.6f}".rstrip("0").rstrip(".") if cost_usd < 0.01 else f"${cost_usd:.4f}"
+    return f"{text} + unknown price" if unpriced_calls else text
