@@ -118,7 +118,8 @@ class ErrorReply:
 
 @dataclass(frozen=True)
 class ReceivedRequest:
-    """A request as the server received it; ``body`` is the parsed JSON (or None)."""
+    """A request as the server received it: header names lower-cased, ``body`` the
+    parsed JSON (None when the body is not JSON)."""
 
     method: str
     path: str
@@ -473,10 +474,9 @@ class LocalOpenAIServer:
             body: Any = json.loads(raw) if raw else None
         except ValueError:
             body = None
+        headers = {name.lower(): value for name, value in handler.headers.items()}
         with self._lock:
-            self._requests.append(
-                ReceivedRequest(handler.command, path, dict(handler.headers.items()), body, raw)
-            )
+            self._requests.append(ReceivedRequest(handler.command, path, headers, body, raw))
         if handler.command != "POST" or path not in ("/v1/chat/completions", "/v1/responses"):
             message = f"Invalid URL ({handler.command} {path})"
             self._send_error(handler, ErrorReply(404, message, "invalid_request_error", ""))
