@@ -672,6 +672,30 @@ def test_build_with_max_tokens_applies_truncation(weather_session: Session) -> N
     assert_valid_chat(prompt)
 
 
+def test_five_megabyte_messages_are_cut_to_fit() -> None:
+    rng = random.Random(3)
+    big = " ".join(rng.choice(["alpha", "été", "🌍", "42", "{", "}"]) for _ in range(1_300_000))
+    assert len(big.encode()) > 5_000_000
+    session = session_of(
+        user("task"),
+        user(big),
+        event({"tool": "dump", "result": big}, type=EventType.TOOL_CALL),
+    )
+    prompt = build_prompt_from_session(session, max_tokens=1000)
+    assert_valid_chat(prompt)
+    assert 990 <= count_chat_tokens(prompt) <= 1000
+    assert prompt[0] == {"role": "user", "content": "task"}
+    assert all(
+        big.startswith(m["content"][: -len(TRUNCATION_MARKER)]) for m in prompt[1:] if m["content"]
+    )
+
+
+def test_a_missing_session_is_a_clear_error() -> None:
+    missing = InMemorySessionStore().get("nope")
+    with pytest.raises(TypeError, match="needs a Session, got NoneType"):
+        build_prompt_from_session(missing)  # type: ignore[arg-type]
+
+
 # -- hierarchical, through real stores -------------------------------------------
 
 

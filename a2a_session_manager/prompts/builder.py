@@ -30,6 +30,8 @@ def build_prompt_from_session(
     sessions (``HIERARCHICAL`` with ``include_parent_context``) are read
     through ``store``, else the application's store.
     """
+    if not isinstance(session, Session):  # store.get() returns None for an unknown id
+        raise TypeError(f"build_prompt_from_session needs a Session, got {type(session).__name__}")
     try:
         chosen = PromptStrategy(strategy)
     except ValueError:

@@ -58,7 +58,10 @@ def _cut(message: ChatMessage, target: int, model: str) -> tuple[ChatMessage, in
     tokens if possible (never less than the marker alone); and its cost."""
     encoding = encoding_for_model(model)
     tokens = encoding.encode(message["content"], disallowed_special=())
-    keep = len(tokens)
+    overhead = count_message_tokens({**message, "content": TRUNCATION_MARKER}, model)
+    # Each kept token costs about one token; merges at the cut can shift that
+    # by a token or two, so start just above the estimate and step down.
+    keep = max(0, min(len(tokens), target - overhead + 2))
     while True:
         text = encoding.decode_bytes(tokens[:keep]).decode("utf-8", errors="ignore")
         cut = {**message, "content": text + TRUNCATION_MARKER}
