@@ -1,0 +1,52 @@
+"""Timing helpers shared by the benchmarks.
+
+Machines here are shared and noisy, so every comparison is measured the way
+that held up: variants interleaved in blocks inside one process, the order
+flipped every repeat, and the median taken over repeats.
+"""
+
+from __future__ import annotations
+
+import gc
+import statistics
+import time
+from collections.abc import Callable, Sequence
+
+
+def per_call_us(fn: Callable[[], object], calls: int) -> float:
+    """Mean µs per call of ``fn`` over ``calls`` calls (gc paused)."""
+    gc_was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        start = time.perf_counter_ns()
+        for _ in range(calls):
+            fn()
+        return (time.perf_counter_ns() - start) / calls / 1000
+    finally:
+        if gc_was_enabled:
+            gc.enable()
+
+
+def interleaved(
+    variants: dict[str, Callable[[], object]], *, calls: int, repeats: int, warmup: int = 200
+) -> dict[str, float]:
+    """Median µs per call of each variant, measured in alternating blocks."""
+    names = list(variants)
+    for name in names:
+        per_call_us(variants[name], warmup)
+    samples: dict[str, list[float]] = {name: [] for name in names}
+    for repeat in range(repeats):
+        order: Sequence[str] = names if repeat % 2 == 0 else list(reversed(names))
+        for name in order:
+            samples[name].append(per_call_us(variants[name], calls))
+    return {name: statistics.median(values) for name, values in samples.items()}
+
+
+def median_ms(fn: Callable[[], object], repeats: int) -> float:
+    """Median wall time of ``fn`` in ms over ``repeats`` runs."""
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter_ns()
+        fn()
+        times.append((time.perf_counter_ns() - start) / 1e6)
+    return statistics.median(times)
