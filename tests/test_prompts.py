@@ -395,6 +395,20 @@ def test_hostile_event_ids_give_short_safe_call_ids() -> None:
     assert call_id.startswith("call_") and len(call_id) <= 40 and call_id.isascii()
 
 
+def test_hostile_recorded_call_ids_are_hashed_and_still_pair() -> None:
+    hostile = "id\x00/../" + "x" * 10_000
+    session = session_of(
+        user("a"),
+        event({"tool_calls": [{"id": hostile, "name": "f", "arguments": "{}"}]}),
+        event({"call_id": hostile, "result": "matched"}, EventSource.TOOL, EventType.TOOL_CALL),
+    )
+    prompt = build_prompt_from_session(session)
+    assert_valid_chat(prompt)
+    call_id = prompt[1]["tool_calls"][0]["id"]
+    assert len(call_id) <= 40 and "\x00" not in call_id
+    assert prompt[2] == {"role": "tool", "tool_call_id": call_id, "content": "matched"}
+
+
 def test_summary_events_are_system_messages_in_the_conversation() -> None:
     session = session_of(
         user("a"), event({"summary": "so far: a"}, EventSource.SYSTEM, EventType.SUMMARY)

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 _SAFE_CALL_ID = re.compile(r"[A-Za-z0-9_-]{1,35}")
+_SAFE_RECORDED_ID = re.compile(r"[A-Za-z0-9_.:-]{1,64}")
 
 
 def to_text(value: Any) -> str:
@@ -76,6 +77,15 @@ def synthetic_call_id(seed: str) -> str:
     return "call_" + hashlib.sha256(seed.encode("utf-8", "surrogatepass")).hexdigest()[:24]
 
 
+def recorded_call_id(value: Any) -> str | None:
+    """A call id as recorded, if any; hostile ones (huge, NUL, odd characters)
+    are hashed the same way wherever they appear, so calls and results still match."""
+    if value is None or value == "":
+        return None
+    text = value if isinstance(value, str) else to_text(value)
+    return text if _SAFE_RECORDED_ID.fullmatch(text) else synthetic_call_id(text)
+
+
 @dataclass(frozen=True)
 class RequestedCall:
     """A tool call as an LLM reply asked for it."""
@@ -99,9 +109,8 @@ def _requested_call(raw: Any) -> RequestedCall | None:
     # or flat {"id", "name", "arguments"}
     source = function if isinstance(function, Mapping) else raw
     name = source.get("name")
-    call_id = raw.get("id")
     return RequestedCall(
-        id=str(call_id) if call_id not in (None, "") else None,
+        id=recorded_call_id(raw.get("id")),
         name=to_text(name) if name not in (None, "") else "unknown",
         arguments=arguments_text(source.get("arguments")),
     )
@@ -142,9 +151,15 @@ def tool_record(message: Any) -> ToolRecord:
     (also ``tool_call_id``/``id`` and ``content`` as a tool message has them)."""
     if not isinstance(message, Mapping):
         return ToolRecord(call_id=None, name=None, arguments=None, content=to_text(message))
-    call_id = next(
-        (message[k] for k in ("call_id", "tool_call_id", "id") if message.get(k) not in (None, "")),
-        None,
+    call_id = recorded_call_id(
+        next(
+            (
+                message[k]
+                for k in ("call_id", "tool_call_id", "id")
+                if message.get(k) not in (None, "")
+            ),
+            None,
+        )
     )
     name = message.get("tool_name", message.get("tool", message.get("name")))
     arguments = message.get("arguments")
@@ -155,7 +170,7 @@ def tool_record(message: Any) -> ToolRecord:
     else:
         content = to_text(message)
     return ToolRecord(
-        call_id=None if call_id is None else str(call_id),
+        call_id=call_id,
         name=None if name in (None, "") else to_text(name),
         arguments=None if arguments is None else arguments_text(arguments),
         content=content,
