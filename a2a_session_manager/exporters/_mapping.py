@@ -29,7 +29,7 @@ from a2a_session_manager.models.session_metadata import SessionMetadata
 from a2a_session_manager.models.session_run import RunStatus, SessionRun
 from a2a_session_manager.models.token_usage import TokenUsage
 from a2a_session_manager.sdk import semconv
-from a2a_session_manager.sdk._guard import internal_errors
+from a2a_session_manager.sdk._guard import log_internal_error
 from a2a_session_manager.sdk._json import from_json_text
 from a2a_session_manager.storage.changes import SessionChanges, merge_metadata
 
@@ -156,8 +156,10 @@ class SpanMapper:
     def map(self, spans: Iterable[ReadableSpan]) -> dict[str, SessionChanges]:
         out: dict[str, SessionChanges] = {}
         for span in spans:
-            with internal_errors("mapping a span to session models"):
+            try:
                 self._map_span(span, out)
+            except Exception:
+                log_internal_error("mapping a span to session models")
         return out
 
     def _state(self, session_id: str) -> _SessionState:
@@ -172,6 +174,9 @@ class SpanMapper:
 
     def _map_span(self, span: ReadableSpan, out: dict[str, SessionChanges]) -> None:
         attrs = span.attributes or {}
+        # BoundedAttributes is a Mapping whose .get goes through the ABC; the
+        # plain dict it wraps answers the same lookups several times faster.
+        attrs = getattr(attrs, "_dict", attrs)
         session_id = _session_of(span, attrs)
         changes = out.get(session_id)
         if changes is None:
