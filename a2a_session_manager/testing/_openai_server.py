@@ -27,6 +27,7 @@ What it speaks, with bodies shaped like recorded OpenAI responses:
 - ``POST /v1/responses``: a ``response`` object, or the Responses SSE events
   (``response.created`` ... ``response.output_text.delta`` ...
   ``response.completed``).
+- Azure's paths (``.../deployments/{name}/chat/completions``) are answered alike.
 
 Replies come from a queue (``queue(Reply(...), ErrorReply(429), ...)``), one per
 request in order; with the queue empty the answer is ``Reply("This is a
@@ -477,7 +478,9 @@ class LocalOpenAIServer:
         headers = {name.lower(): value for name, value in handler.headers.items()}
         with self._lock:
             self._requests.append(ReceivedRequest(handler.command, path, headers, body, raw))
-        if handler.command != "POST" or path not in ("/v1/chat/completions", "/v1/responses"):
+        # Azure puts the deployment in the path: /openai/deployments/{name}/chat/completions
+        chat = path.endswith("/chat/completions")
+        if handler.command != "POST" or not (chat or path.endswith("/responses")):
             message = f"Invalid URL ({handler.command} {path})"
             self._send_error(handler, ErrorReply(404, message, "invalid_request_error", ""))
             return
@@ -489,7 +492,6 @@ class LocalOpenAIServer:
             )
             self._send_error(handler, ErrorReply(400, message, "invalid_request_error"))
             return
-        chat = path == "/v1/chat/completions"
         if self.validate:
             try:
                 (_validate_chat if chat else _validate_responses)(body)
