@@ -33,7 +33,10 @@ class RecordEverySpan(Sampler):
             parent_context, trace_id, name, kind, attributes, links, trace_state
         )
         if result.decision is Decision.DROP:
-            return SamplingResult(Decision.RECORD_ONLY, result.attributes, result.trace_state)
+            # A dropping sampler returns no attributes, and the SDK gives the span
+            # exactly the sampler's attributes: keep the ones the span asked for.
+            kept = {**(attributes or {}), **(result.attributes or {})}
+            return SamplingResult(Decision.RECORD_ONLY, kept, result.trace_state)
         return result
 
     def get_description(self) -> str:
