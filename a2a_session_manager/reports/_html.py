@@ -261,7 +261,7 @@ def _cards(session: Session, usage: UsageReport, data: dict[str, Any]) -> str:
     else:
         cost = format_cost(total.cost_usd)
         cost_note = (
-            f"+ {total.unpriced_calls} calls at unknown price" if total.unpriced_calls else ""
+            f"+ {total.unpriced_calls} call(s) at unknown price" if total.unpriced_calls else ""
         )
     return "".join(
         [

@@ -168,7 +168,7 @@ def build_trip_planner(session_id: str = "trip-planner", hostile: bool = True) -
             "e-answer",
             5.9,
             "run-plan",
-            "Lisbon will be sunny (16–24 °C). I could not book a hotel: the hotel "
+            "Lisbon will be sunny (16 to 24 °C). I could not book a hotel: the hotel "
             "service timed out. Flights are being searched in a sub-agent.",
             prompt=655,
             completion=61,
