@@ -66,7 +66,10 @@ def _run_block(index: int, code: str, ns: dict[str, Any], redis_port: int | None
 
         ns["call_llm_with_prompt"] = call_llm_with_prompt
         body = "\n".join("    " + line for line in code.splitlines())
-        exec(compile(f"async def __snippet__():\n{body}\n    return locals()", README.name, "exec"), ns)
+        exec(
+            compile(f"async def __snippet__():\n{body}\n    return locals()", README.name, "exec"),
+            ns,
+        )
         ns.update(asyncio.run(ns["__snippet__"]()))
         return
     exec(compile(code, f"{README.name}:{title}", "exec"), ns)
@@ -108,8 +111,13 @@ def test_readme_snippets_run_in_order(
         assert ns["run"].status.value == "completed"
         assert ns["session"].events[-1].task_id == ns["run"].id
     elif title == "Prompt Builder":
-        for name in ("minimal_prompt", "conversation_prompt", "tool_focused_prompt",
-                     "hierarchical_prompt", "truncated_prompt"):
+        for name in (
+            "minimal_prompt",
+            "conversation_prompt",
+            "tool_focused_prompt",
+            "hierarchical_prompt",
+            "truncated_prompt",
+        ):
             prompt = ns[name]
             assert isinstance(prompt, list) and prompt, name
             assert all(isinstance(m["content"], str) or m.get("tool_calls") for m in prompt)

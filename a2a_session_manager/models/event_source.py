@@ -1,9 +1,9 @@
 """Who produced an event."""
 
-from enum import Enum
+from enum import StrEnum
 
 
-class EventSource(str, Enum):
+class EventSource(StrEnum):
     USER = "user"
     LLM = "llm"
     SYSTEM = "system"

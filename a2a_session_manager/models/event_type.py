@@ -4,10 +4,10 @@ Applications may use their own strings as well; ``SessionEvent.type`` keeps
 unknown values as plain strings so they survive every store.
 """
 
-from enum import Enum
+from enum import StrEnum
 
 
-class EventType(str, Enum):
+class EventType(StrEnum):
     MESSAGE = "message"
     SUMMARY = "summary"
     TOOL_CALL = "tool_call"

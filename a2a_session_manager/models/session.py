@@ -7,7 +7,6 @@ from uuid import uuid4
 
 from pydantic import BaseModel, Field, PrivateAttr, model_validator
 
-from a2a_session_manager.models.event_source import EventSource
 from a2a_session_manager.models.hierarchy import HierarchyReader, current_reader
 from a2a_session_manager.models.session_event import SessionEvent
 from a2a_session_manager.models.session_metadata import SessionMetadata
@@ -35,11 +34,7 @@ class Session(BaseModel):
     @model_validator(mode="after")
     def _summarise_loaded_events(self) -> Session:
         if self.events and self.token_summary.total_tokens == 0:
-            summary = TokenSummary()
-            for event in self.events:
-                if event.token_usage is not None:
-                    summary.add_usage(event.token_usage)
-            self.token_summary = summary
+            self.token_summary = TokenSummary.from_usages(e.token_usage for e in self.events)
         return self
 
     # -- events and runs -------------------------------------------------
@@ -84,7 +79,7 @@ class Session(BaseModel):
         out: dict[str, TokenSummary] = {}
         for event in self.events:
             if event.token_usage is not None:
-                key = event.source.value if isinstance(event.source, EventSource) else str(event.source)
+                key = str(event.source)
                 out.setdefault(key, TokenSummary()).add_usage(event.token_usage)
         return out
 

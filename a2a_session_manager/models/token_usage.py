@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from collections.abc import Iterable
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field, model_validator
 
@@ -107,3 +108,59 @@ class TokenSummary(BaseModel):
         acc.total_tokens += usage.total_tokens
         if usage.estimated_cost_usd is not None:
             acc.estimated_cost_usd = (acc.estimated_cost_usd or 0.0) + usage.estimated_cost_usd
+
+    @classmethod
+    def from_usages(cls, usages: Iterable[TokenUsage | None]) -> TokenSummary:
+        """The summary ``add_usage`` over every usage gives, added up in plain
+        numbers first: pydantic attribute assignment per usage would cost more
+        than parsing a whole stored session."""
+        prompt = completion = total = 0
+        cost = 0.0
+        by_model: dict[str, list[Any]] = {}
+        for usage in usages:
+            if usage is None:
+                continue
+            prompt += usage.prompt_tokens
+            completion += usage.completion_tokens
+            total += usage.total_tokens
+            if usage.estimated_cost_usd:
+                cost += usage.estimated_cost_usd
+            key = usage.model or "unknown"
+            acc = by_model.get(key)
+            if acc is None:
+                by_model[key] = [
+                    usage,
+                    usage.prompt_tokens,
+                    usage.completion_tokens,
+                    usage.cached_input_tokens,
+                    usage.reasoning_tokens,
+                    usage.total_tokens,
+                    usage.estimated_cost_usd,
+                ]
+                continue
+            acc[1] += usage.prompt_tokens
+            acc[2] += usage.completion_tokens
+            acc[3] += usage.cached_input_tokens
+            acc[4] += usage.reasoning_tokens
+            acc[5] += usage.total_tokens
+            if usage.estimated_cost_usd is not None:
+                acc[6] = (acc[6] or 0.0) + usage.estimated_cost_usd
+        return cls.model_construct(
+            total_prompt_tokens=prompt,
+            total_completion_tokens=completion,
+            total_tokens=total,
+            total_estimated_cost_usd=cost,
+            usage_by_model={
+                key: first.model_copy(
+                    update={
+                        "prompt_tokens": p,
+                        "completion_tokens": c,
+                        "cached_input_tokens": cached,
+                        "reasoning_tokens": reasoning,
+                        "total_tokens": t,
+                        "estimated_cost_usd": usd,
+                    }
+                )
+                for key, (first, p, c, cached, reasoning, t, usd) in by_model.items()
+            },
+        )

@@ -349,10 +349,7 @@ class RedisSessionStore(BaseSessionStore):
             }
         )
         loaded_events = events_from_json_lines(events)
-        summary = TokenSummary()
-        for event in loaded_events:
-            if event.token_usage is not None:
-                summary.add_usage(event.token_usage)
+        summary = TokenSummary.from_usages(e.token_usage for e in loaded_events)
         return Session.model_construct(
             id=session_id,
             metadata=metadata,

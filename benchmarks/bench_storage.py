@@ -1,0 +1,175 @@
+"""Store benchmarks (issue 3): append cost against session size, cold reads,
+prompt building on a long session, and token counting against raw tiktoken.
+
+Run: python -m benchmarks.bench_storage   (writes its table to stdout as Markdown)
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from a2a_session_manager.models import EventSource, Session, SessionEvent, TokenUsage
+from a2a_session_manager.storage import (
+    InMemorySessionStore,
+    SessionChanges,
+    SessionStore,
+    create_file_session_store,
+    create_redis_session_store,
+)
+from benchmarks._services import redis_server
+from benchmarks._timing import interleaved, median_ms
+
+SIZES = (10, 1_000, 10_000)
+
+
+def _event(i: int) -> SessionEvent:
+    if i % 2:
+        return SessionEvent(
+            message=f"assistant reply number {i}: the weather in Paris is mild today.",
+            source=EventSource.LLM,
+            token_usage=TokenUsage(prompt_tokens=120, completion_tokens=14, model="gpt-4o-mini"),
+        )
+    return SessionEvent(
+        message=f"user question number {i}: what is the weather?", source=EventSource.USER
+    )
+
+
+def _fill(store: SessionStore, session_id: str, n: int) -> None:
+    events = [_event(i) for i in range(n)]
+    for start in range(0, n, 1000):
+        store.apply(SessionChanges(session_id=session_id, events=events[start : start + 1000]))
+
+
+@contextmanager
+def _stores() -> Iterator[dict[str, Callable[[], SessionStore]]]:
+    with tempfile.TemporaryDirectory() as tmp, redis_server() as url:
+        directory = Path(tmp)
+        port = int(url.rsplit(":", 1)[1].split("/")[0])
+        yield {
+            "memory": InMemorySessionStore,
+            "file": lambda: create_file_session_store(directory=directory),
+            "redis": lambda: create_redis_session_store(host="127.0.0.1", port=port),
+        }
+
+
+def bench_appends(makers: dict[str, Callable[[], SessionStore]]) -> list[str]:
+    rows = [
+        "| store | events already in session | append 1 event + save (µs) | vs 10-event |",
+        "|---|---:|---:|---:|",
+    ]
+    for name, make in makers.items():
+        store = make()
+        base = None
+        for size in SIZES:
+            sid = f"append-{name}-{size}"
+            _fill(store, sid, size)
+            loaded = store.get(sid)
+            assert loaded is not None
+
+            def append(loaded: Session = loaded, store: SessionStore = store) -> None:
+                loaded.add_event(SessionEvent(message="one more event", source=EventSource.USER))
+                store.save(loaded)
+
+            us = interleaved({"append": append}, calls=200, repeats=5, warmup=20)["append"]
+            base = base or us
+            rows.append(f"| {name} | {size:,} | {us:,.0f} | {us / base:.2f}× |")
+    return rows
+
+
+def bench_cold_get(makers: dict[str, Callable[[], SessionStore]]) -> list[str]:
+    rows = [
+        "| store | cold `get` of a 10,000-event session (ms, new store instance) |",
+        "|---|---:|",
+    ]
+    for name, make in makers.items():
+        if name == "memory":
+            continue  # a new memory store is empty: no cold read exists
+        sid = f"cold-{name}"
+        _fill(make(), sid, 10_000)
+
+        def cold(make: Callable[[], SessionStore] = make, sid: str = sid) -> None:
+            session = make().get(sid)
+            assert session is not None and len(session.events) == 10_000
+
+        rows.append(f"| {name} | {median_ms(cold, 15):.1f} |")
+    return rows
+
+
+def bench_prompt() -> list[str]:
+    from a2a_session_manager.prompts import PromptStrategy, build_prompt_from_session
+
+    session = Session()
+    for i in range(10_000):
+        session.add_event(_event(i))
+    rows = [
+        "| strategy | build on 10,000 events (ms) | with max_tokens=4000 (ms) |",
+        "|---|---:|---:|",
+    ]
+    for strategy in PromptStrategy:
+        plain = median_ms(lambda s=strategy: build_prompt_from_session(session, s), 5)
+        cut = median_ms(
+            lambda s=strategy: build_prompt_from_session(session, s, max_tokens=4000), 5
+        )
+        rows.append(f"| {strategy.name} | {plain:.1f} | {cut:.1f} |")
+    return rows
+
+
+def bench_tokens() -> list[str]:
+    import tiktoken  # noqa: F401  (raw tiktoken, the same encoding object)
+
+    from a2a_session_manager.tokens import count_tokens, encoding_for_model
+
+    texts = [
+        f"Message {i}: the quick brown fox jumps over the lazy dog, again and again." * (1 + i % 5)
+        for i in range(200)
+    ]
+    raw = encoding_for_model("gpt-4o")
+    ours_total = sum(count_tokens(t, "gpt-4o") for t in texts)
+    raw_total = sum(len(raw.encode(t, disallowed_special=())) for t in texts)
+    assert ours_total == raw_total
+
+    def ours() -> None:
+        for t in texts:
+            count_tokens(t, "gpt-4o")
+
+    def raw_tiktoken() -> None:
+        for t in texts:
+            len(raw.encode(t, disallowed_special=()))
+
+    result = interleaved({"ours": ours, "raw": raw_tiktoken}, calls=20, repeats=9, warmup=5)
+    tokens_per_s = raw_total / (result["ours"] / 1e6)
+    raw_per_s = raw_total / (result["raw"] / 1e6)
+    ratio = result["ours"] / result["raw"]
+    return [
+        "| counter | µs per 200 messages | tokens/s | ratio |",
+        "|---|---:|---:|---:|",
+        f"| raw tiktoken `encode` | {result['raw']:,.0f} | {raw_per_s:,.0f} | 1.00× |",
+        f"| `count_tokens` | {result['ours']:,.0f} | {tokens_per_s:,.0f} | {ratio:.2f}× |",
+    ]
+
+
+def main() -> str:
+    with _stores() as makers:
+        sections = [
+            "### Append one event to a session that already holds N events",
+            *bench_appends(makers),
+            "",
+            "### Cold read",
+            *bench_cold_get(makers),
+        ]
+    sections += [
+        "",
+        "### Prompt building",
+        *bench_prompt(),
+        "",
+        "### Token counting (o200k_base)",
+        *bench_tokens(),
+    ]
+    return "\n".join(sections)
+
+
+if __name__ == "__main__":
+    print(main())
