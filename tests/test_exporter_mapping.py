@@ -141,11 +141,10 @@ def test_tool_result_seen_only_in_next_request_is_recorded_from_it(recorder: Rec
 
 def test_malformed_message_json_never_breaks_recording(recorder: Recorder) -> None:
     tracer = recorder.provider.get_tracer("instrumentation.openai")
-    with asm.session("bad"), asm.run("agent"):
-        with tracer.start_as_current_span("chat x") as span:
-            span.set_attribute(semconv.GEN_AI_OPERATION_NAME, "chat")
-            span.set_attribute(semconv.GEN_AI_INPUT_MESSAGES, "{not json")
-            span.set_attribute(semconv.GEN_AI_OUTPUT_MESSAGES, '[1, "x", {"role": 3}]')
+    with asm.session("bad"), asm.run("agent"), tracer.start_as_current_span("chat x") as span:
+        span.set_attribute(semconv.GEN_AI_OPERATION_NAME, "chat")
+        span.set_attribute(semconv.GEN_AI_INPUT_MESSAGES, "{not json")
+        span.set_attribute(semconv.GEN_AI_OUTPUT_MESSAGES, '[1, "x", {"role": 3}]')
     stored = recorder.store.get("bad")
     assert stored is not None  # the run is there; the chat made no bogus events
     assert [e.source for e in stored.events] == [EventSource.LLM]
