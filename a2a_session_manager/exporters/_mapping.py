@@ -257,7 +257,7 @@ class SpanMapper:
                 continue
             ev = span_event.attributes or {}
             try:
-                source = EventSource(ev.get(semconv.A2A_EVENT_SOURCE, EventSource.SYSTEM.value))
+                source = EventSource(str(ev.get(semconv.A2A_EVENT_SOURCE, "system")))
             except ValueError:
                 source = EventSource.SYSTEM
             message = self._content(source, from_json_text(ev.get(semconv.A2A_EVENT_MESSAGE)))
@@ -455,6 +455,9 @@ class SpanMapper:
         elif attrs.get(semconv.A2A_RUN_CANCELLED):
             error = "cancelled"
         run_id = attrs.get(semconv.A2A_RUN_ID)
+        parent_event_id = attrs.get(semconv.A2A_TOOL_PARENT_EVENT_ID)
+        if not isinstance(parent_event_id, str) or not parent_event_id:
+            parent_event_id = pending.llm_event_id if pending else None
         self._tool_event(
             state,
             changes,
@@ -463,7 +466,7 @@ class SpanMapper:
             arguments=arguments,
             result=result,
             error=error,
-            parent_event_id=pending.llm_event_id if pending else None,
+            parent_event_id=parent_event_id,
             task_id=run_id if isinstance(run_id, str) else None,
             timestamp=_time(span.end_time),
             span_id=_span_id(span),
