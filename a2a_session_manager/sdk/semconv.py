@@ -120,6 +120,9 @@ A2A_USAGE_SOURCE: Final = "a2a.usage.source"  # "provider" | "counted"
 A2A_COST_USD: Final = "a2a.usage.cost_usd"
 A2A_ERROR_MESSAGE: Final = "a2a.error.message"
 A2A_RUN_CANCELLED: Final = "a2a.run.cancelled"
+# On an ``execute_tool`` span: the id of the LLM event that asked for the call,
+# when that event was recorded with record_event (the tool processor does).
+A2A_TOOL_PARENT_EVENT_ID: Final = "a2a.tool.parent_event_id"
 
 # Span event recorded by record_event()
 A2A_EVENT: Final = "a2a.event"
