@@ -15,8 +15,9 @@ and cost by model), builds the next prompt from the session alone with
 ``build_prompt_from_session`` and sends it back to the server, which checks
 it like the real API does (every tool result answers an assistant tool call).
 
-    python examples/decorated_agent.py                           # embedded memory store
-    python examples/decorated_agent.py --store file://./sessions # then: a2a-sessions show demo-weather
+    python examples/decorated_agent.py                            # embedded memory store
+    python examples/decorated_agent.py --store file://./sessions  # kept on disk, then:
+    a2a-sessions show demo-weather
 """
 
 from __future__ import annotations
@@ -161,13 +162,14 @@ def main() -> None:
         follow_up = "And tomorrow?"
         # The session holds what happened; the application adds its own
         # instructions in front.
-        prompt = [SYSTEM] + build_prompt_from_session(
+        history = build_prompt_from_session(
             session,
             PromptStrategy.CONVERSATION,
             max_tokens=4000,
             model=MODEL,
             current_query=follow_up,
         )
+        prompt = [SYSTEM, *history]
         print(f"\n=== Next prompt, built from the session ({len(prompt)} messages) " + "=" * 20)
         print(json.dumps(prompt, indent=2, ensure_ascii=False))
 
