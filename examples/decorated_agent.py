@@ -169,7 +169,7 @@ def main() -> None:
             model=MODEL,
             current_query=follow_up,
         )
-        prompt = [SYSTEM, *history]
+        prompt: list[Any] = [SYSTEM, *history]
         print(f"\n=== Next prompt, built from the session ({len(prompt)} messages) " + "=" * 20)
         print(json.dumps(prompt, indent=2, ensure_ascii=False))
 
