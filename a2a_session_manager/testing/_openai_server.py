@@ -352,6 +352,10 @@ class _HTTPServer(ThreadingHTTPServer):
             self.open_sockets.add(conn)
         return conn, address
 
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A client that hangs up mid-request (a test's timeout, stop()) is routine here.
+        logger.debug("local openai server: request from %s failed", client_address, exc_info=True)
+
     def shutdown_request(self, request: Any) -> None:
         with self.sockets_lock:
             self.open_sockets.discard(request)

@@ -1,10 +1,14 @@
 """Stream proxies: the user iterates the client's own stream; we watch each item.
 
-A proxy (``wrapt.ObjectProxy``, state in ``_self_*``) hands every chunk to an
-accumulator and ends the span exactly once: when the stream is exhausted,
-fails, is closed, leaves its ``with`` block, or is garbage collected half
-read. Per chunk it does only attribute reads and list appends; parsing,
-JSON and token counting wait for the end.
+A proxy (``wrapt.ObjectProxy``) hands every chunk to an accumulator and ends
+the span exactly once: when the stream is exhausted, fails, is closed, leaves
+its ``with`` block, or is garbage collected half read. Per chunk it does only
+attribute reads and list appends; parsing, JSON and token counting wait for
+the end.
+
+Speed: every attribute read on a wrapt proxy subclass goes through wrapt's
+``__getattr__`` hook (about 100 ns), so the proxy keeps one ``_self_state``
+(a plain slotted object) and reads it once per chunk.
 """
 
 from __future__ import annotations
@@ -99,26 +103,30 @@ class ChatAccumulator:
             if state is None:
                 state = self.choices[choice.index] = _ChoiceDeltas()
             delta = choice.delta
-            if delta is not None:
-                content = delta.content
-                if content:
-                    state.text.append(content)
-                calls = delta.tool_calls
-                if calls:
-                    for call in calls:
-                        deltas = state.calls.get(call.index)
-                        if deltas is None:
-                            deltas = state.calls[call.index] = _ToolCallDeltas()
-                        if call.id:
-                            deltas.id = call.id
-                        function = call.function
-                        if function is not None:
-                            if function.name:
-                                deltas.name = function.name
-                            if function.arguments:
-                                deltas.arguments.append(function.arguments)
-            if choice.finish_reason is not None:
-                state.finish_reason = choice.finish_reason
+            content = delta.content
+            if content:
+                state.text.append(content)
+            calls = delta.tool_calls
+            if calls:
+                self._add_calls(state, calls)
+            finish_reason = choice.finish_reason
+            if finish_reason is not None:
+                state.finish_reason = finish_reason
+
+    @staticmethod
+    def _add_calls(state: _ChoiceDeltas, calls: Any) -> None:
+        for call in calls:
+            deltas = state.calls.get(call.index)
+            if deltas is None:
+                deltas = state.calls[call.index] = _ToolCallDeltas()
+            if call.id:
+                deltas.id = call.id
+            function = call.function
+            if function is not None:
+                if function.name:
+                    deltas.name = function.name
+                if function.arguments:
+                    deltas.arguments.append(function.arguments)
 
     def attributes(self) -> dict[str, Any]:
         attributes: dict[str, Any] = {}
@@ -192,35 +200,6 @@ class ResponsesAccumulator:
         return attributes
 
 
-class _StreamProxy(wrapt.ObjectProxy):  # type: ignore[misc,type-arg]
-    """What sync and async proxies share: the accumulator and the one-time end."""
-
-    def __init__(self, wrapped: Any, span: Span, accumulator: Accumulator) -> None:
-        super().__init__(wrapped)
-        self._self_span = span
-        self._self_accumulator = accumulator
-        self._self_finished = False
-
-    def _self_finish(self, error: BaseException | None = None) -> None:
-        if self._self_finished:
-            return
-        self._self_finished = True
-        end_span(self._self_span, self._self_accumulator.attributes, error)
-
-    def _self_failed_chunk(self) -> None:
-        # Stop reading chunks after the first failure; the span still ends.
-        self._self_accumulator = _Broken(self._self_accumulator)
-        log_internal_error("reading a stream chunk")
-
-    def __del__(self) -> None:
-        # A stream dropped half read: end its span with what arrived.
-        try:
-            if not self._self_finished:
-                self._self_finish()
-        except Exception:
-            logger.debug("ending an abandoned stream's span failed", exc_info=True)
-
-
 class _Broken:
     """An accumulator that failed: ignores further items, reports what it had."""
 
@@ -236,23 +215,66 @@ class _Broken:
         return self.inner.attributes()
 
 
+class _StreamState:
+    """One stream's span, accumulator and the wrapped stream's step function."""
+
+    __slots__ = ("accumulator", "add", "finished", "span", "step")
+
+    def __init__(self, span: Span, accumulator: Accumulator, step: Any) -> None:
+        self.span = span
+        self.accumulator = accumulator
+        self.add = accumulator.add
+        self.step = step  # the wrapped stream's bound __next__ / __anext__
+        self.finished = False
+
+    def finish(self, error: BaseException | None = None) -> None:
+        if self.finished:
+            return
+        self.finished = True
+        end_span(self.span, self.accumulator.attributes, error)
+
+    def failed_chunk(self) -> None:
+        # Stop reading chunks after the first failure; the span still ends.
+        self.accumulator = _Broken(self.accumulator)
+        self.add = self.accumulator.add
+        log_internal_error("reading a stream chunk")
+
+
+class _StreamProxy(wrapt.ObjectProxy):  # type: ignore[misc,type-arg]
+    """What sync and async proxies share: the state and the one-time end."""
+
+    _step_name = "__next__"
+
+    def __init__(self, wrapped: Any, span: Span, accumulator: Accumulator) -> None:
+        super().__init__(wrapped)
+        self._self_state = _StreamState(span, accumulator, getattr(wrapped, self._step_name))
+
+    def __del__(self) -> None:
+        # A stream dropped half read: end its span with what arrived.
+        try:
+            self._self_state.finish()
+        except Exception:
+            logger.debug("ending an abandoned stream's span failed", exc_info=True)
+
+
 class SyncStreamProxy(_StreamProxy):
     def __iter__(self) -> SyncStreamProxy:
         return self
 
     def __next__(self) -> Any:
+        state = self._self_state
         try:
-            item = self.__wrapped__.__next__()
+            item = state.step()
         except StopIteration:
-            self._self_finish()
+            state.finish()
             raise
         except BaseException as error:
-            self._self_finish(error)
+            state.finish(error)
             raise
         try:
-            self._self_accumulator.add(item)
+            state.add(item)
         except Exception:
-            self._self_failed_chunk()
+            state.failed_chunk()
         return item
 
     def __enter__(self) -> SyncStreamProxy:
@@ -268,32 +290,35 @@ class SyncStreamProxy(_StreamProxy):
         try:
             return self.__wrapped__.__exit__(exc_type, exc, tb)
         finally:
-            self._self_finish()
+            self._self_state.finish()
 
     def close(self) -> None:
         try:
             self.__wrapped__.close()
         finally:
-            self._self_finish()
+            self._self_state.finish()
 
 
 class AsyncStreamProxy(_StreamProxy):
+    _step_name = "__anext__"
+
     def __aiter__(self) -> AsyncStreamProxy:
         return self
 
     async def __anext__(self) -> Any:
+        state = self._self_state
         try:
-            item = await self.__wrapped__.__anext__()
+            item = await state.step()
         except StopAsyncIteration:
-            self._self_finish()
+            state.finish()
             raise
         except BaseException as error:
-            self._self_finish(error)
+            state.finish(error)
             raise
         try:
-            self._self_accumulator.add(item)
+            state.add(item)
         except Exception:
-            self._self_failed_chunk()
+            state.failed_chunk()
         return item
 
     async def __aenter__(self) -> AsyncStreamProxy:
@@ -309,13 +334,13 @@ class AsyncStreamProxy(_StreamProxy):
         try:
             return await self.__wrapped__.__aexit__(exc_type, exc, tb)
         finally:
-            self._self_finish()
+            self._self_state.finish()
 
     async def close(self) -> None:
         try:
             await self.__wrapped__.close()
         finally:
-            self._self_finish()
+            self._self_state.finish()
 
     async def aclose(self) -> None:
         await self.close()
