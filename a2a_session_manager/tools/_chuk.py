@@ -31,10 +31,17 @@ def chuk_available() -> bool:
 
 
 async def default_chuk_registry() -> Any:
-    """chuk's process-wide registry, with its ``@register_tool`` classes registered."""
-    from chuk_tool_processor.registry import get_default_registry
+    """chuk's process-wide registry, with its ``@register_tool`` classes registered.
 
-    return await get_default_registry()
+    chuk registers decorated classes lazily, and only on its first registry
+    access; classes decorated later (modules imported afterwards) wait in a
+    pending list, which ``ensure_registrations`` empties (a no-op when empty).
+    """
+    from chuk_tool_processor.registry import ensure_registrations, get_default_registry
+
+    registry = await get_default_registry()
+    await ensure_registrations()
+    return registry
 
 
 async def _lookup(registry: Any, name: str) -> tuple[Any, str] | None:
