@@ -43,7 +43,7 @@ Wrapper = Callable[[Callable[..., Any], Any, tuple[Any, ...], dict[str, Any]], A
 Prompt = Callable[[], list[Mapping[str, Any]]]
 
 
-@dataclass(frozen=True)
+@dataclass
 class _Api:
     """What differs between chat completions and responses."""
 
