@@ -63,7 +63,8 @@ def test_tool_message_with_parts_and_legacy_function_call() -> None:
     assert _messages.chat_message(tool)["parts"] == [
         {"type": "tool_call_response", "id": "c1", "response": "42"}
     ]
-    legacy = {"role": "assistant", "content": None, "function_call": {"name": "f", "arguments": "{}"}}
+    call = {"name": "f", "arguments": "{}"}
+    legacy = {"role": "assistant", "content": None, "function_call": call}
     assert _messages.chat_message(legacy)["parts"] == [
         {"type": "tool_call", "id": None, "name": "f", "arguments": {}}
     ]
