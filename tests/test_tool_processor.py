@@ -6,14 +6,18 @@ from __future__ import annotations
 import asyncio
 import json
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import openai
 import pytest
 from openai.types.chat import ChatCompletion, ChatCompletionMessage
 
 import a2a_session_manager as asm
+from a2a_session_manager.instrumentation.openai import OpenAIInstrumentor
 from a2a_session_manager.models import EventSource, EventType, RunStatus, Session, SessionEvent
+from a2a_session_manager.prompts import build_prompt_from_session
 from a2a_session_manager.session_aware_tool_processor import (
     SessionAwareToolProcessor,
     ToolProcessingError,
@@ -21,6 +25,8 @@ from a2a_session_manager.session_aware_tool_processor import (
 )
 from a2a_session_manager.storage import SessionStoreProvider, create_file_session_store
 from a2a_session_manager.storage.errors import InvalidSessionIdError, SessionNotFoundError
+from a2a_session_manager.testing import LocalOpenAIServer, Reply
+from a2a_session_manager.testing import ToolCall as FakeCall
 from a2a_session_manager.tools import INVALID_TOOL_CALL, LLM_RETRY, parse_reply
 from tests.support.otel import Recorder, clean_otel, recorder
 
@@ -544,3 +550,104 @@ def test_constructor_rejects_bad_settings() -> None:
         SessionAwareToolProcessor("s", timeout=0)
     with pytest.raises(TypeError, match="not callable"):
         SessionAwareToolProcessor("s", tools={"x": 3})  # type: ignore[dict-item]
+
+
+# -- with the instrumented OpenAI client and the prompt builder ------------------------
+
+
+@pytest.fixture
+def instrumented(recorder: Recorder) -> Iterator[Recorder]:
+    asm.configure(store=recorder.store, tracer_provider=recorder.provider, instrument=("openai",))
+    yield recorder
+    OpenAIInstrumentor().uninstrument()
+
+
+async def test_a_full_loop_with_the_instrumented_client_replays_as_a_valid_prompt(
+    instrumented: Recorder,
+    openai_server: LocalOpenAIServer,
+    async_openai_client: openai.AsyncOpenAI,
+) -> None:
+    openai_server.queue(
+        Reply(
+            tool_calls=[FakeCall("add", {"a": 1, "b": 2}), FakeCall("multiply", {"a": 2, "b": 5})]
+        ),
+        Reply("1 + 2 = 3 and 2 × 5 = 10."),
+    )
+    messages: list[dict[str, Any]] = [{"role": "user", "content": "add 1 and 2, multiply 2 by 5"}]
+    processor = SessionAwareToolProcessor("tp-openai", tools=TOOLS, record_llm_message=False)
+    async with asm.session("tp-openai"):
+        first = await async_openai_client.chat.completions.create(
+            model="gpt-4o-mini",
+            messages=messages,  # type: ignore[arg-type]
+        )
+        results = await processor.process_llm_message(first.choices[0].message)
+        messages.append(first.choices[0].message.model_dump(exclude_none=True))
+        messages.extend(
+            {"role": "tool", "tool_call_id": r.call_id, "content": json.dumps(r.result)}
+            for r in results
+        )
+        await async_openai_client.chat.completions.create(
+            model="gpt-4o-mini",
+            messages=messages,  # type: ignore[arg-type]
+        )
+
+    assert [r.result for r in results] == [3, 10]
+    session = stored(instrumented.store, "tp-openai")
+    llm_events = [e for e in session.events if e.source is EventSource.LLM]
+    assert len(llm_events) == 2  # the reply was recorded once, by the chat span
+    tool_events = of_type(session, "tool_call")
+    assert len(tool_events) == 2  # and the tool messages of the next request added nothing
+    assert all(e.metadata["parent_event_id"] == llm_events[0].id for e in tool_events)
+    assert {e.message["call_id"] for e in tool_events} == {r.call_id for r in results}
+
+    # what the session recorded is a conversation the API accepts again
+    prompt = build_prompt_from_session(session)
+    assert [m["role"] for m in prompt] == ["user", "assistant", "tool", "tool", "assistant"]
+    openai_server.queue(Reply("ok"))
+    again = await async_openai_client.chat.completions.create(
+        model="gpt-4o-mini",
+        messages=prompt,  # type: ignore[arg-type]
+    )
+    assert again.choices[0].message.content == "ok"
+
+
+async def test_a_processor_recorded_session_replays_as_a_valid_prompt(
+    recorder: Recorder, openai_server: LocalOpenAIServer, async_openai_client: openai.AsyncOpenAI
+) -> None:
+    llm = ScriptedLLM(reply(call("add", {"a": 1}), call("failing", {"reason": "nope"})))
+    processor = SessionAwareToolProcessor("tp-replay", tools=TOOLS)
+    async with asm.session("tp-replay"):
+        asm.record_event("add 1 and fail", source=EventSource.USER)
+        await processor.process_llm_message(reply(call("add", "{oops")), llm)
+
+    prompt = build_prompt_from_session(stored(recorder.store, "tp-replay"))
+    # the rejected reply and the retry note are not chat messages
+    assert [m["role"] for m in prompt] == ["user", "assistant", "tool", "tool"]
+    assert "ValueError: nope" in prompt[3]["content"]
+    openai_server.queue(Reply("done"))
+    answer = await async_openai_client.chat.completions.create(
+        model="gpt-4o-mini",
+        messages=prompt,  # type: ignore[arg-type]
+    )
+    assert answer.choices[0].message.content == "done"
+
+
+async def test_cancelling_the_batch_cancels_its_tools_and_records_the_run_cancelled(
+    recorder: Recorder,
+) -> None:
+    started = asyncio.Event()
+
+    async def forever() -> None:
+        started.set()
+        await asyncio.Event().wait()
+
+    processor = SessionAwareToolProcessor("tp-cancel", tools={"forever": forever}, timeout=None)
+    task = asyncio.create_task(processor.process_llm_message(reply(call("forever", {}))))
+    await asyncio.wait_for(started.wait(), WAIT)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    session = stored(recorder.store, "tp-cancel")
+    assert session.runs[0].status is RunStatus.CANCELLED
+    (tool_event,) = of_type(session, "tool_call")
+    assert tool_event.message["error"] == "cancelled"
