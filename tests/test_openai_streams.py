@@ -289,3 +289,29 @@ async def test_async_responses_stream(
     async for _ in stream:
         pass
     assert attrs(only_span(openai_spans))[semconv.A2A_USAGE_SOURCE] == "provider"
+
+
+async def test_async_stream_helper_is_one_span(
+    openai_spans: InMemorySpanExporter, async_openai_client: openai.AsyncOpenAI
+) -> None:
+    async with async_openai_client.chat.completions.stream(
+        model="gpt-4o-mini", messages=USER
+    ) as stream:
+        async for _ in stream:
+            pass
+        final = await stream.get_final_completion()
+    assert attrs(only_span(openai_spans))[semconv.GEN_AI_RESPONSE_ID] == final.id
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_with_streaming_response_records_the_request_and_leaves_the_body_alone(
+    openai_spans: InMemorySpanExporter, openai_client: openai.OpenAI, stream: bool
+) -> None:
+    with openai_client.chat.completions.with_streaming_response.create(
+        model="gpt-4o-mini", messages=USER, stream=stream
+    ) as response:
+        body = b"".join(response.iter_bytes())
+    assert b"chatcmpl-" in body
+    a = attrs(only_span(openai_spans))
+    assert a[semconv.GEN_AI_REQUEST_MODEL] == "gpt-4o-mini"
+    assert semconv.GEN_AI_OUTPUT_MESSAGES not in a

@@ -20,6 +20,7 @@ from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry.instrumentation.utils import is_instrumentation_enabled
 from opentelemetry.trace import Span, SpanKind, Tracer
+from pydantic import BaseModel
 
 from a2a_session_manager.instrumentation.openai._attributes import (
     chat_request_attributes,
@@ -101,6 +102,10 @@ def _finish(span: Span, api: _Api, kwargs: dict[str, Any], result: Any) -> Any:
             return _proxy(span, api, kwargs, result)
         if isinstance(result, LegacyAPIResponse):  # ``with_raw_response``: same call, raw result
             return _finish_raw(span, api, kwargs, result)
+        if not isinstance(result, BaseModel):
+            # ``with_streaming_response``: the body is the caller's to read, not ours.
+            end_span(span)
+            return result
     except Exception:
         log_internal_error("reading the OpenAI response")
         end_span(span)
