@@ -188,13 +188,41 @@ def run_agent(endpoint: str) -> None:
 # -- the walkthrough ----------------------------------------------------------
 
 
+def _part(part: Any) -> str:
+    if not isinstance(part, dict):
+        return str(part)
+    kind = part.get("type")
+    if kind == "text":
+        return json.dumps(part.get("content"), ensure_ascii=False)
+    if kind == "tool_call":
+        return f"tool_call {part.get('name')}({json.dumps(part.get('arguments'))})"
+    if kind == "tool_call_response":
+        response = part.get("response")
+        shown = response if isinstance(response, str) else json.dumps(response, ensure_ascii=False)
+        return f"tool_call_response {shown}"
+    return json.dumps(part, ensure_ascii=False)
+
+
+def readable(value: Any) -> str:
+    """A content attribute shortened for the terminal: the structured messages
+    (``[{"role", "parts": [...]}]``) as ``role: part, part`` lines."""
+    try:
+        messages = json.loads(value) if isinstance(value, str) else value
+    except ValueError:
+        return str(value)
+    if isinstance(messages, list) and all(isinstance(m, dict) and "parts" in m for m in messages):
+        return " | ".join(
+            f"{m.get('role')}: {', '.join(_part(p) for p in m['parts'])}" for m in messages
+        )
+    return json.dumps(messages, ensure_ascii=False)
+
+
 def show(spans: list[ReceivedSpan]) -> None:
     for span in spans:
         shown = {k: span.attributes[k] for k in SHOWN_ATTRIBUTES if k in span.attributes}
         print(f"  span {span.name!r} (service {span.service}) {shown}")
         for key in sorted(semconv.CONTENT_ATTRIBUTES & span.attributes.keys()):
-            text = str(span.attributes[key])
-            print(f"      content {key} = {text[:90]}{'…' if len(text) > 90 else ''}")
+            print(f"      content {key} = {readable(span.attributes[key])}")
     content = sum(len(semconv.CONTENT_ATTRIBUTES & s.attributes.keys()) for s in spans)
     print(f"  => {len(spans)} spans received, {content} content attributes")
 

@@ -56,7 +56,8 @@ def ask(client: openai.OpenAI, prompt: str) -> str:
 
 
 def serve_translator() -> None:
-    """Answer ``POST /translate`` until SIGTERM; print the port first."""
+    """Answer ``POST /translate``; print the port first. Stops on SIGTERM or
+    when stdin closes, so it never outlives a coordinator that was killed."""
     with LocalOpenAIServer() as llm:
         client = openai.OpenAI(base_url=llm.base_url, api_key="local", max_retries=0)
 
@@ -90,7 +91,16 @@ def serve_translator() -> None:
                 self.wfile.write(answer)
 
         server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        signal.signal(signal.SIGTERM, lambda *_: threading.Thread(target=server.shutdown).start())
+
+        def stop(*_: object) -> None:
+            threading.Thread(target=server.shutdown).start()
+
+        def stop_at_eof() -> None:
+            sys.stdin.read()  # returns when the coordinator closes the pipe or dies
+            stop()
+
+        signal.signal(signal.SIGTERM, stop)
+        threading.Thread(target=stop_at_eof, daemon=True).start()
         print(server.server_address[1], flush=True)
         try:
             server.serve_forever()
@@ -168,6 +178,7 @@ def main() -> None:
 
     child = subprocess.Popen(
         [sys.executable, __file__, "--serve-translator", "--store", args.store],
+        stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         text=True,
     )
@@ -180,8 +191,13 @@ def main() -> None:
         print(f"translator agent: pid {child.pid}, http://127.0.0.1:{port}")
         session_id = coordinator(port)
     finally:
-        child.terminate()
-        child.wait(timeout=30)
+        assert child.stdin is not None
+        child.stdin.close()  # the translator stops
+        try:
+            child.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            child.kill()
+            child.wait()
 
     store = asm.SessionStoreProvider.get_store()
     session = store.get(session_id)

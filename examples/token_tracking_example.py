@@ -80,18 +80,6 @@ def main() -> None:
         f"{usd(reported.token_usage.estimated_cost_usd)}"
     )
 
-    # A model with no known price: give it one, then usage is priced.
-    set_model_price("my-local-model", input=0.10, output=0.20)  # USD per million tokens
-    priced = SessionEvent.create_with_tokens(
-        message="Hello again!",
-        prompt="Say hello again.",
-        completion="Hello again!",
-        model="my-local-model",
-    )
-    session.add_event(priced)
-    assert priced.token_usage is not None
-    print(f"my-local-model after set_model_price: {usd(priced.token_usage.estimated_cost_usd)}")
-
     store.save(session)
     loaded = store.get(session.id)
     assert loaded is not None
@@ -107,6 +95,17 @@ def main() -> None:
     print("  by source:")
     for source, by_source in loaded.usage_by_source().items():
         print(f"    {source:<18} {by_source.total_tokens:>5} tokens")
+
+    # A model with no known price: give it one, and later calls are priced.
+    set_model_price("my-local-model", input=0.10, output=0.20)  # USD per million tokens
+    priced = SessionEvent.create_with_tokens(
+        message="Hello again!",
+        prompt="Say hello again.",
+        completion="Hello again!",
+        model="my-local-model",
+    )
+    assert priced.token_usage is not None
+    print(f"\nmy-local-model after set_model_price: {usd(priced.token_usage.estimated_cost_usd)}")
 
     # The size of a chat request before sending it, with the API's per-message overhead.
     messages = [
