@@ -78,6 +78,37 @@ def _time(ns: int | None) -> datetime:
     return datetime.fromtimestamp(ns / 1e9, UTC)
 
 
+_RUN_FIELDS = tuple(SessionRun.model_fields)
+_set_attribute = object.__setattr__
+
+
+def trusted_run(values: dict[str, Any]) -> SessionRun:
+    """``SessionRun.model_construct(**values)`` for values that name every field
+    in field order, without its per-field alias and default handling: every
+    outermost run builds one of these on the caller's thread."""
+    if tuple(values) != _RUN_FIELDS:  # a field added to the model: take the slow road
+        return SessionRun.model_construct(**values)
+    run = SessionRun.__new__(SessionRun)
+    _set_attribute(run, "__dict__", values)
+    _set_attribute(run, "__pydantic_fields_set__", set(_RUN_FIELDS))
+    _set_attribute(run, "__pydantic_extra__", None)
+    _set_attribute(run, "__pydantic_private__", None)
+    return run
+
+
+def span_attributes(span: ReadableSpan) -> Mapping[str, Any]:
+    """The span's attributes as the plain dict the SDK keeps them in.
+
+    ``span.attributes`` is a read-only proxy of a ``BoundedAttributes``, whose
+    lookups go through the ``Mapping`` ABC; the dict inside answers the same
+    lookups several times faster. Other span types get the public view.
+    """
+    plain = getattr(getattr(span, "_attributes", None), "_dict", None)
+    if type(plain) is dict:
+        return plain
+    return span.attributes or {}
+
+
 def _span_id(span: ReadableSpan) -> str:
     return format(span.context.span_id, "016x") if span.context is not None else ""
 
@@ -173,10 +204,7 @@ class SpanMapper:
         return state
 
     def _map_span(self, span: ReadableSpan, out: dict[str, SessionChanges]) -> None:
-        attrs = span.attributes or {}
-        # BoundedAttributes is a Mapping whose .get goes through the ABC; the
-        # plain dict it wraps answers the same lookups several times faster.
-        attrs = getattr(attrs, "_dict", attrs)
+        attrs = span_attributes(span)
         session_id = _session_of(span, attrs)
         changes = out.get(session_id)
         if changes is None:
@@ -190,7 +218,7 @@ class SpanMapper:
             self._tool(span, attrs, session_id, changes)
         elif operation == semconv.OPERATION_SESSION:
             self._session(span, attrs, changes)
-        if span.events:
+        if getattr(span, "_events", True):  # the SDK's list; ``events`` copies it
             self._span_events(span, attrs, session_id, changes)
 
     # -- runs and sessions --------------------------------------------------
@@ -205,15 +233,17 @@ class SpanMapper:
             status = RunStatus.COMPLETED
         parent_run_id = attrs.get(semconv.A2A_RUN_PARENT_ID)
         name = attrs.get(semconv.GEN_AI_AGENT_NAME)
-        return SessionRun.model_construct(
-            id=_span_id(span),
-            name=name if isinstance(name, str) else span.name,
-            status=status,
-            started_at=_time(span.start_time),
-            ended_at=_time(span.end_time),
-            parent_run_id=parent_run_id if isinstance(parent_run_id, str) else None,
-            error=str(error) if error is not None else None,
-            metadata={},
+        return trusted_run(
+            {
+                "id": _span_id(span),
+                "name": name if isinstance(name, str) else span.name,
+                "status": status,
+                "started_at": _time(span.start_time),
+                "ended_at": _time(span.end_time),
+                "parent_run_id": parent_run_id if isinstance(parent_run_id, str) else None,
+                "error": str(error) if error is not None else None,
+                "metadata": {},
+            }
         )
 
     def _session(

@@ -30,13 +30,14 @@ from opentelemetry.context import _SUPPRESS_INSTRUMENTATION_KEY, Context
 from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
 
 from a2a_session_manager.exporters._buffer import RetryBuffer, merge_changes
-from a2a_session_manager.exporters._mapping import Redactor, SpanMapper
+from a2a_session_manager.exporters._mapping import Redactor, SpanMapper, span_attributes
 from a2a_session_manager.sdk import semconv
 from a2a_session_manager.sdk._context import scope_in
 from a2a_session_manager.sdk._runtime import TRACER_NAME
 from a2a_session_manager.storage.base import SessionStore
 from a2a_session_manager.storage.changes import SessionChanges
 from a2a_session_manager.storage.errors import StoreUnavailableError
+from a2a_session_manager.storage.memory import InMemorySessionStore
 from a2a_session_manager.storage.provider import SessionStoreProvider
 
 logger = logging.getLogger(__name__)
@@ -94,10 +95,8 @@ class SessionSpanProcessor(SpanProcessor):
     def on_end(self, span: ReadableSpan) -> None:
         if self._closed:
             return
-        if not span.events:
-            attributes = span.attributes
-            if not attributes or semconv.GEN_AI_OPERATION_NAME not in attributes:
-                return  # nothing in it becomes a session model
+        if semconv.GEN_AI_OPERATION_NAME not in span_attributes(span) and not span.events:
+            return  # nothing in it becomes a session model
         queue = self._queue
         if len(queue) >= self._max_queue:
             with self._counts_lock:
@@ -168,7 +167,9 @@ class SessionSpanProcessor(SpanProcessor):
 
     def _write(self, changes: dict[str, SessionChanges]) -> None:
         store = self.store if self.store is not None else SessionStoreProvider.get_store()
-        token = context.attach(_SUPPRESSED)
+        # Writes must make no spans; the memory store does no I/O that could,
+        # and skipping the attach/detach matters when every run flushes.
+        token = None if type(store) is InMemorySessionStore else context.attach(_SUPPRESSED)
         outage = False
         try:
             for item in changes.values():
@@ -198,7 +199,8 @@ class SessionSpanProcessor(SpanProcessor):
                         len(item.runs),
                     )
         finally:
-            context.detach(token)
+            if token is not None:
+                context.detach(token)
         if outage:
             self._retry_at = time.monotonic() + self._retry_delay
             self._retry_delay = min(self._retry_delay * 2, self._retry_max)

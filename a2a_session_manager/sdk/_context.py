@@ -10,10 +10,9 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Mapping, MutableMapping
-from dataclasses import dataclass
-from typing import ParamSpec, TypeVar
+from typing import Final, ParamSpec, TypeVar
 
-from opentelemetry import baggage, context, propagate
+from opentelemetry import baggage, context, propagate, trace
 from opentelemetry.context import Context
 
 from a2a_session_manager.sdk import semconv
@@ -21,29 +20,53 @@ from a2a_session_manager.sdk import semconv
 P = ParamSpec("P")
 R = TypeVar("R")
 
-_SCOPE_KEY = context.create_key("a2a-session-manager.scope")
+SCOPE_KEY: Final = context.create_key("a2a-session-manager.scope")
+# The key under which the API keeps the current span; its name is private to
+# the API (a random suffix), so read it from what the public function writes.
+SPAN_KEY: Final = next(iter(trace.set_span_in_context(trace.INVALID_SPAN, Context())))
 
 
-@dataclass(frozen=True, slots=True)
 class Scope:
     """What is current: a session and, inside a run, the run.
 
-    ``attributes`` is precomputed once per scope: what every span started
-    in it carries (session id, conversation id, enclosing run id).
+    Immutable once made. ``attributes`` (what every span started in the
+    scope carries: session id, conversation id, enclosing run id) is built
+    on first use, since most runs start no span of another kind.
     """
 
-    session_id: str | None
-    run_id: str | None
-    session_attributes: Mapping[str, str]
-    attributes: Mapping[str, str]
+    __slots__ = ("_attributes", "run_id", "session_attributes", "session_id")
+
+    def __init__(
+        self,
+        session_id: str | None,
+        run_id: str | None,
+        session_attributes: Mapping[str, str],
+    ) -> None:
+        self.session_id = session_id
+        self.run_id = run_id
+        self.session_attributes = session_attributes
+        self._attributes: Mapping[str, str] | None = session_attributes if run_id is None else None
+
+    @property
+    def attributes(self) -> Mapping[str, str]:
+        attributes = self._attributes
+        if attributes is None:  # a run's scope (threads racing here build equal dicts)
+            built = dict(self.session_attributes)
+            if self.run_id is not None:
+                built[semconv.A2A_RUN_ID] = self.run_id
+            attributes = self._attributes = built
+        return attributes
+
+    def __repr__(self) -> str:
+        return f"Scope(session_id={self.session_id!r}, run_id={self.run_id!r})"
 
 
-_NO_ATTRIBUTES: Mapping[str, str] = {}
+NO_ATTRIBUTES: Mapping[str, str] = {}
 
 
 def session_attributes(session_id: str | None) -> Mapping[str, str]:
     if session_id is None:
-        return _NO_ATTRIBUTES
+        return NO_ATTRIBUTES
     return {semconv.SESSION_ID: session_id, semconv.GEN_AI_CONVERSATION_ID: session_id}
 
 
@@ -53,8 +76,7 @@ def make_scope(
     """A scope; pass ``session_attrs`` of the enclosing scope to share it."""
     if session_attrs is None:
         session_attrs = session_attributes(session_id)
-    attributes = session_attrs if run_id is None else {**session_attrs, semconv.A2A_RUN_ID: run_id}
-    return Scope(session_id, run_id, session_attrs, attributes)
+    return Scope(session_id, run_id, session_attrs)
 
 
 def scope_in(ctx: Context | None = None) -> Scope | None:
@@ -63,9 +85,9 @@ def scope_in(ctx: Context | None = None) -> Scope | None:
     A context with no scope of ours but a ``session.id`` in its baggage
     (extracted from another process) yields that session.
     """
-    value = context.get_value(_SCOPE_KEY, ctx)
-    if isinstance(value, Scope):
-        return value
+    value = (ctx if ctx is not None else context.get_current()).get(SCOPE_KEY)
+    if value.__class__ is Scope:
+        return value  # type: ignore[return-value]
     remote = baggage.get_baggage(semconv.BAGGAGE_SESSION_ID, ctx)
     if isinstance(remote, str) and remote:
         return make_scope(remote, None)
@@ -73,7 +95,13 @@ def scope_in(ctx: Context | None = None) -> Scope | None:
 
 
 def with_scope(scope: Scope, ctx: Context) -> Context:
-    return context.set_value(_SCOPE_KEY, scope, ctx)
+    return context.set_value(SCOPE_KEY, scope, ctx)
+
+
+def with_span_and_scope(span: object, scope: Scope, ctx: Context) -> Context:
+    """``ctx`` with ``span`` current and ``scope`` set: one copy instead of the
+    four that ``set_span_in_context`` then ``set_value`` make."""
+    return Context({**ctx, SPAN_KEY: span, SCOPE_KEY: scope})
 
 
 def with_session_baggage(session_id: str, ctx: Context) -> Context:

@@ -23,10 +23,15 @@ def _fallback(value: Any) -> Any:
     return repr(value)
 
 
+# One encoder for every call: ``json.dumps`` with options builds a new one each
+# time. ``encode`` keeps no state between calls, so threads can share it.
+_ENCODER = json.JSONEncoder(default=_fallback, ensure_ascii=False)
+
+
 def to_json_text(value: Any) -> str:
     """``value`` as JSON text; values JSON cannot hold become their ``repr``."""
     try:
-        return json.dumps(value, default=_fallback, ensure_ascii=False)
+        return _ENCODER.encode(value)
     except (ValueError, TypeError, RecursionError):
         # Circular structures, or keys JSON cannot hold (tuples): keep a readable trace.
         return json.dumps(repr(value), ensure_ascii=False)

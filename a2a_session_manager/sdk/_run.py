@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, TypeVar, overload
 
-from opentelemetry import context, trace
+from opentelemetry import context
 from opentelemetry.context import Context
 from opentelemetry.trace import Span
 
 from a2a_session_manager.sdk import semconv
-from a2a_session_manager.sdk._context import make_scope, scope_in, with_scope
+from a2a_session_manager.sdk._context import (
+    NO_ATTRIBUTES,
+    SCOPE_KEY,
+    Scope,
+    scope_in,
+    with_scope,
+    with_span_and_scope,
+)
 from a2a_session_manager.sdk._runtime import RUNTIME
 from a2a_session_manager.sdk._scoped import NO_RESULT, Active, Scoped
 from a2a_session_manager.sdk._spans import new_span_id_hex, record_outcome, span_name
@@ -26,7 +33,8 @@ class ActiveRun(Active):
     def __init__(
         self, ctx: Context, span: Span | None, run_id: str, session_id: str | None, outermost: bool
     ) -> None:
-        super().__init__(ctx)
+        self.context = ctx
+        self.token = None
         self._span = span
         self._outermost = outermost
         self.id = run_id
@@ -58,7 +66,8 @@ class Run(Scoped):
     def _set_name(self, name: str) -> None:
         self.name = name
         self._span_name = span_name(semconv.OPERATION_INVOKE_AGENT, name)
-        self._attributes = {
+        self._cached: tuple[Mapping[str, str], Mapping[str, Any]] | None = None
+        self._attributes: dict[str, Any] = {
             **self._extra,
             semconv.GEN_AI_OPERATION_NAME: semconv.OPERATION_INVOKE_AGENT,
             semconv.GEN_AI_AGENT_NAME: name,
@@ -68,31 +77,39 @@ class Run(Scoped):
         if not self._named:
             self._set_name(getattr(func, "__qualname__", None) or repr(func))
 
+    def _span_attributes(self, session_attrs: Mapping[str, str]) -> Mapping[str, Any]:
+        """This run's attributes plus the session's, built once per session scope
+        (the SDK copies them into each span, so one dict serves every call)."""
+        cached = self._cached
+        if cached is not None and cached[0] is session_attrs:
+            return cached[1]
+        attributes = {**self._attributes, **session_attrs} if session_attrs else self._attributes
+        self._cached = (session_attrs, attributes)  # one tuple: safe to replace across threads
+        return attributes
+
     def _open(self, args: tuple[Any, ...] | None, kwargs: dict[str, Any] | None) -> Active:
         parent = context.get_current()
-        scope = scope_in(parent)
+        scope = parent.get(SCOPE_KEY)
+        if scope.__class__ is not Scope:
+            scope = scope_in(parent)  # none of ours: maybe a session from baggage
         if scope is None:
             session_id = parent_run = None
-            session_attrs = None
+            session_attrs = NO_ATTRIBUTES
         else:
             session_id = scope.session_id
             parent_run = scope.run_id
             session_attrs = scope.session_attributes
         tracer = RUNTIME.tracer
-        span: Span | None
         if tracer is None:
-            span = None
-            ctx = parent
-        else:
-            attributes = self._attributes
-            if session_attrs or parent_run:
-                attributes = {**attributes, **(session_attrs or {})}
-                if parent_run is not None:
-                    attributes[semconv.A2A_RUN_PARENT_ID] = parent_run
-            span = tracer.start_span(self._span_name, parent, attributes=attributes)
-            ctx = trace.set_span_in_context(span, parent)
+            run_id = new_span_id_hex(None)
+            ctx = with_scope(Scope(session_id, run_id, session_attrs), parent)
+            return ActiveRun(ctx, None, run_id, session_id, parent_run is None)
+        attributes = self._span_attributes(session_attrs)
+        if parent_run is not None:
+            attributes = {**attributes, semconv.A2A_RUN_PARENT_ID: parent_run}
+        span = tracer.start_span(self._span_name, parent, attributes=attributes)
         run_id = new_span_id_hex(span)
-        ctx = with_scope(make_scope(session_id, run_id, session_attrs), ctx)
+        ctx = with_span_and_scope(span, Scope(session_id, run_id, session_attrs), parent)
         return ActiveRun(ctx, span, run_id, session_id, parent_run is None)
 
 

@@ -6,12 +6,12 @@ import inspect
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar, overload
 
-from opentelemetry import context, trace
+from opentelemetry import context
 from opentelemetry.context import Context
 from opentelemetry.trace import Span
 
 from a2a_session_manager.sdk import semconv
-from a2a_session_manager.sdk._context import scope_in
+from a2a_session_manager.sdk._context import NO_ATTRIBUTES, SCOPE_KEY, SPAN_KEY, Scope, scope_in
 from a2a_session_manager.sdk._guard import internal_errors
 from a2a_session_manager.sdk._json import to_json_text
 from a2a_session_manager.sdk._runtime import RUNTIME
@@ -28,7 +28,8 @@ class ActiveTool(Active):
     __slots__ = ("_result", "_span", "call_id", "name")
 
     def __init__(self, ctx: Context, span: Span | None, name: str, call_id: str | None) -> None:
-        super().__init__(ctx)
+        self.context = ctx
+        self.token = None
         self._span = span
         self._result: Any = NO_RESULT
         self.name = name
@@ -59,62 +60,103 @@ class Tool(Scoped):
         self, name: str | None, call_id: str | None, arguments: Mapping[str, Any] | None
     ) -> None:
         super().__init__()
-        self.name = name or "tool"
         self._named = name is not None
         self._call_id = call_id
         self._arguments = arguments
         self._signature: inspect.Signature | None = None
         self._skip_first = False
+        self._names: tuple[str, ...] | None = None
+        self._positional = 0
+        self._set_name(name or "tool")
+
+    def _set_name(self, name: str) -> None:
+        self.name = name
+        self._span_name = span_name(semconv.OPERATION_EXECUTE_TOOL, name)
+        self._base: dict[str, Any] = {
+            semconv.GEN_AI_OPERATION_NAME: semconv.OPERATION_EXECUTE_TOOL,
+            semconv.GEN_AI_TOOL_NAME: name,
+        }
+        if self._call_id is not None:
+            self._base[semconv.GEN_AI_TOOL_CALL_ID] = self._call_id
+        self._cached: tuple[Mapping[str, str], dict[str, Any]] | None = None
 
     def _prepare(self, func: Callable[..., Any]) -> None:
         if not self._named:
-            self.name = getattr(func, "__name__", None) or repr(func)
+            self._set_name(getattr(func, "__name__", None) or repr(func))
         try:
             self._signature = inspect.signature(func)
         except (TypeError, ValueError):
             self._signature = None
-        if self._signature is not None:
-            params = list(self._signature.parameters)
-            self._skip_first = bool(params) and params[0] in ("self", "cls")
+        if self._signature is None:
+            return
+        parameters = list(self._signature.parameters.values())
+        self._skip_first = bool(parameters) and parameters[0].name in ("self", "cls")
+        kinds = [p.kind for p in parameters]
+        plain = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+        if all(kind in plain for kind in kinds):
+            # Binding by position and name gives what ``bind_partial`` gives
+            # (parameter order, only what was passed) without its cost.
+            self._names = tuple(p.name for p in parameters)
+            self._positional = kinds.count(inspect.Parameter.POSITIONAL_OR_KEYWORD)
 
     def __call__(self, func: F) -> F:
         wrapper = super().__call__(func)
         register_tool(RegisteredTool(self.name, wrapper, self._signature, inspect.getdoc(func)))
         return wrapper
 
+    def _bind(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any] | None:
+        """The arguments by parameter name, or ``None`` where only ``bind_partial``
+        knows the answer (``*args``, positional-only, or a call it would reject)."""
+        names = self._names
+        if names is None or len(args) > self._positional:
+            return None
+        arguments = dict(zip(names, args, strict=False))  # fewer args than names
+        if kwargs:
+            if any(key not in names or key in arguments for key in kwargs):
+                return None
+            for name in names[len(args) :]:
+                if name in kwargs:
+                    arguments[name] = kwargs[name]
+        return arguments
+
     def _arguments_json(self, args: tuple[Any, ...] | None, kwargs: dict[str, Any] | None) -> str:
         if args is None and kwargs is None:
             return to_json_text(dict(self._arguments) if self._arguments is not None else {})
         if self._signature is None:
             return to_json_text({"args": list(args or ()), "kwargs": kwargs or {}})
-        bound = self._signature.bind_partial(*(args or ()), **(kwargs or {}))
-        arguments = dict(bound.arguments)
+        args, kwargs = args or (), kwargs or {}
+        arguments = self._bind(args, kwargs)
+        if arguments is None:
+            arguments = dict(self._signature.bind_partial(*args, **kwargs).arguments)
         if self._skip_first:
-            first = next(iter(self._signature.parameters))
-            arguments.pop(first, None)
-        return to_json_text(arguments)
+            arguments.pop(next(iter(self._signature.parameters)), None)
+        return to_json_text(arguments) if arguments else "{}"
+
+    def _span_attributes(self, scope: Scope | None) -> dict[str, Any]:
+        """The tool's attributes plus the scope's, built once per scope."""
+        scope_attributes = scope.attributes if scope is not None else NO_ATTRIBUTES
+        cached = self._cached
+        if cached is not None and cached[0] is scope_attributes:
+            return cached[1]
+        attributes = {**self._base, **scope_attributes}
+        self._cached = (scope_attributes, attributes)  # one tuple: safe across threads
+        return attributes
 
     def _open(self, args: tuple[Any, ...] | None, kwargs: dict[str, Any] | None) -> Active:
         parent = context.get_current()
         tracer = RUNTIME.tracer
         if tracer is None:
             return ActiveTool(parent, None, self.name, self._call_id)
-        scope = scope_in(parent)
-        attributes: dict[str, Any] = {
-            semconv.GEN_AI_OPERATION_NAME: semconv.OPERATION_EXECUTE_TOOL,
-            semconv.GEN_AI_TOOL_NAME: self.name,
-        }
-        if scope is not None:
-            attributes.update(scope.attributes)
-        if self._call_id is not None:
-            attributes[semconv.GEN_AI_TOOL_CALL_ID] = self._call_id
+        scope = parent.get(SCOPE_KEY)
+        if scope.__class__ is not Scope:
+            scope = scope_in(parent)
+        attributes = self._span_attributes(scope)  # type: ignore[arg-type]
         if RUNTIME.capture_content:
+            attributes = dict(attributes)
             with internal_errors("recording tool arguments"):
                 attributes[semconv.GEN_AI_TOOL_CALL_ARGUMENTS] = self._arguments_json(args, kwargs)
-        span = tracer.start_span(
-            span_name(semconv.OPERATION_EXECUTE_TOOL, self.name), parent, attributes=attributes
-        )
-        return ActiveTool(trace.set_span_in_context(span, parent), span, self.name, self._call_id)
+        span = tracer.start_span(self._span_name, parent, attributes=attributes)
+        return ActiveTool(Context({**parent, SPAN_KEY: span}), span, self.name, self._call_id)
 
 
 @overload
