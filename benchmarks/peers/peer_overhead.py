@@ -112,8 +112,11 @@ def setup_peer(
         state: dict[str, Any] = {}
 
         def toggle(on: bool) -> None:
+            # instrument_openai() patches at once and returns a context
+            # manager whose exit undoes it.
             if on and "cm" not in state:
                 state["cm"] = logfire.instrument_openai()
+                state["cm"].__enter__()
             elif not on and "cm" in state:
                 state.pop("cm").__exit__(None, None, None)
 

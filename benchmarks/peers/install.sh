@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# One venv per peer (their pins conflict). Usage: bash benchmarks/peers/install.sh [DIR]
+set -euo pipefail
+DIR=${1:-/tmp/peers}
+mkdir -p "$DIR" && cd "$DIR"
+for v in otelv2 openinference logfire langfuse openllmetry; do python3 -m venv $v; done
+otelv2/bin/pip install -q opentelemetry-instrumentation-openai-v2 opentelemetry-sdk openai httpx "opentelemetry-util-genai==1.1b0"
+openinference/bin/pip install -q openinference-instrumentation-openai opentelemetry-sdk openai
+logfire/bin/pip install -q logfire openai
+langfuse/bin/pip install -q langfuse openai
+openllmetry/bin/pip install -q --no-deps traceloop-sdk==0.62.4
+openllmetry/bin/pip install -q "opentelemetry-api>=1.38" "opentelemetry-sdk>=1.38" "opentelemetry-exporter-otlp-proto-http>=1.38" "opentelemetry-exporter-otlp-proto-grpc>=1.38" "opentelemetry-semantic-conventions-ai<0.6,>=0.5.1" aiohttp colorama cuid deprecated jinja2 tenacity pydantic "opentelemetry-instrumentation-openai==0.62.4" opentelemetry-instrumentation-logging opentelemetry-instrumentation-threading openai httpx
+echo "peers installed in $DIR"
