@@ -380,3 +380,14 @@ def test_suppressed_instrumentation_creates_no_span(
     with suppress_instrumentation():
         openai_client.chat.completions.create(model="gpt-4o-mini", messages=USER)
     assert openai_spans.get_finished_spans() == ()
+
+
+def test_server_attributes_follow_a_changed_base_url(
+    openai_spans: InMemorySpanExporter, openai_client: openai.OpenAI
+) -> None:
+    openai_client.chat.completions.create(model="gpt-4o-mini", messages=USER)
+    with LocalOpenAIServer() as other:
+        openai_client.base_url = other.base_url  # type: ignore[assignment]
+        openai_client.chat.completions.create(model="gpt-4o-mini", messages=USER)
+    first, second = openai_spans.get_finished_spans()
+    assert attrs(second)[semconv.SERVER_PORT] == other.port != attrs(first)[semconv.SERVER_PORT]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import weakref
 from collections.abc import Mapping
 from typing import Any
 
@@ -38,8 +40,27 @@ def _is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
+# Per client object, checked against the identity of its URL object (a new one
+# is made whenever ``base_url`` is set): reading ``base_url`` re-derives it.
+_client_cache: weakref.WeakKeyDictionary[Any, tuple[Any, Attributes]] = weakref.WeakKeyDictionary()
+
+
 def client_attributes(client: Any) -> Attributes:
-    """Provider and server of the client that makes the call."""
+    """Provider and server of the client that makes the call (a fresh dict)."""
+    url_object = getattr(client, "_base_url", None)
+    try:
+        cached_url, attributes = _client_cache[client]
+        if cached_url is url_object:
+            return dict(attributes)
+    except (KeyError, TypeError):  # TypeError: not weak-referenceable
+        pass
+    attributes = _client_attributes(client)
+    with contextlib.suppress(TypeError):
+        _client_cache[client] = (url_object, attributes)
+    return dict(attributes)
+
+
+def _client_attributes(client: Any) -> Attributes:
     provider = (
         semconv.PROVIDER_AZURE_OPENAI
         if isinstance(client, BaseAzureClient)
