@@ -7,6 +7,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+import pytest
 from opentelemetry.sdk.trace import TracerProvider
 
 from a2a_session_manager.models import EventSource, Session, SessionEvent
@@ -55,7 +56,8 @@ def test_readme_custom_store_works_with_provider_hierarchy_and_prompts() -> None
     assert store.audit[-1] == "child: +1 events"  # only what is new is written
 
 
-def test_custom_store_receives_what_the_sdk_records(clean_otel: None) -> None:
+@pytest.mark.usefixtures("clean_otel")
+def test_custom_store_receives_what_the_sdk_records() -> None:
     import a2a_session_manager as asm
 
     store = _custom_store_class()()
