@@ -116,7 +116,7 @@ def chat_request_attributes(kwargs: Mapping[str, Any], messages: Any) -> Attribu
     response_format = kwargs.get("response_format")
     if isinstance(response_format, type):  # ``parse(response_format=SomeModel)``
         attributes[semconv.GEN_AI_OUTPUT_TYPE] = semconv.OUTPUT_TYPE_JSON
-    elif isinstance(response_format, Mapping):
+    elif response_format is not None and isinstance(response_format, Mapping):
         kind = response_format.get("type")
         if kind in _JSON_FORMATS:
             attributes[semconv.GEN_AI_OUTPUT_TYPE] = semconv.OUTPUT_TYPE_JSON

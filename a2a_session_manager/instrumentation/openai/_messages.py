@@ -9,7 +9,7 @@ kept as the raw string when not: a model's malformed JSON is recorded as sent.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from typing import Any
 
 from a2a_session_manager.sdk import semconv
@@ -28,9 +28,14 @@ def field(obj: Any, name: str) -> Any:
     if obj is None:
         return None
     value = getattr(obj, name, None)
-    if value is None and isinstance(obj, Mapping):
+    if value is None and _is_mapping_type(type(obj)):
         return obj.get(name)
     return value
+
+
+def _is_mapping_type(cls: type) -> bool:
+    # Checked on the type's attributes, not with the (slow) Mapping ABC.
+    return hasattr(cls, "__getitem__") and hasattr(cls, "keys") and hasattr(cls, "get")
 
 
 def parse_arguments(arguments: Any) -> Any:

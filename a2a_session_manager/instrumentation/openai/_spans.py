@@ -8,7 +8,7 @@ from typing import Any
 from opentelemetry.trace import Span, Status, StatusCode
 
 from a2a_session_manager.instrumentation.openai._attributes import error_attributes
-from a2a_session_manager.instrumentation.openai._guard import internal_errors
+from a2a_session_manager.instrumentation.openai._guard import log_internal_error
 
 
 def end_span(
@@ -22,8 +22,10 @@ def end_span(
     span still ends.
     """
     if attributes is not None:
-        with internal_errors("reading the OpenAI response"):
+        try:
             span.set_attributes(attributes())
+        except Exception:
+            log_internal_error("reading the OpenAI response")
     if isinstance(error, Exception):
         span.set_attributes(error_attributes(error))
         span.record_exception(error)
