@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from opentelemetry.sdk.trace import ReadableSpan
@@ -27,6 +27,8 @@ from a2a_session_manager.sdk._json import from_json_text, to_json_text
 logger = logging.getLogger(__name__)
 
 Redactor = Callable[[dict[str, Any]], dict[str, Any]]
+
+_RECONFIGURE_FLUSH_MILLIS = 5_000
 
 _STRUCTURED = (semconv.GEN_AI_INPUT_MESSAGES, semconv.GEN_AI_OUTPUT_MESSAGES)
 
@@ -44,20 +46,28 @@ def otlp_configured(endpoint: str | None) -> bool:
     )
 
 
-def _redacted(key: str, value: Any, redact: Redactor) -> Any:
+def _redacted(key: str, value: Any, redact: Redactor, role: str) -> Any:
     parsed = from_json_text(value)
     try:
         if key in _STRUCTURED and isinstance(parsed, list):
             return to_json_text([redact(m) for m in parsed if isinstance(m, dict)])
-        out = redact({"role": "tool" if key.startswith("gen_ai.tool") else "", "content": parsed})
+        out = redact({"role": role, "content": parsed})
         return to_json_text(out.get("content") if isinstance(out, dict) else None)
     except Exception:
         logger.exception("redaction hook failed; %s not exported", key)
         return None
 
 
+def _role_of(key: str, attributes: Mapping[str, Any]) -> str:
+    """The role the redaction hook sees, as the session store's hook sees it."""
+    if key == semconv.A2A_EVENT_MESSAGE:
+        return str(attributes.get(semconv.A2A_EVENT_SOURCE, ""))
+    return "tool" if key.startswith("gen_ai.tool") else ""
+
+
 class ContentFilteringExporter(SpanExporter):
-    """Wraps an exporter: strips (or redacts) message content before export."""
+    """Wraps an exporter: strips (or redacts) message content before export,
+    in span attributes and in span events (``record_event``'s messages)."""
 
     def __init__(
         self, inner: SpanExporter, *, capture_content: bool, redact: Redactor | None = None
@@ -66,42 +76,36 @@ class ContentFilteringExporter(SpanExporter):
         self.capture_content = capture_content
         self.redact = redact
 
-    def _filtered(self, span: ReadableSpan) -> ReadableSpan:
-        attributes = span.attributes or {}
-        if not any(key in attributes for key in semconv.CONTENT_ATTRIBUTES) and not (
-            span.events and not self.capture_content
-        ):
-            return span
+    def _kept(self, attributes: Mapping[str, Any]) -> dict[str, Any]:
         kept: dict[str, Any] = {}
         for key, value in attributes.items():
             if key in semconv.CONTENT_ATTRIBUTES:
                 if not self.capture_content:
                     continue
                 if self.redact is not None:
-                    value = _redacted(key, value, self.redact)
+                    value = _redacted(key, value, self.redact, _role_of(key, attributes))
                     if value is None:
                         continue
             kept[key] = value
+        return kept
+
+    def _filtered(self, span: ReadableSpan) -> ReadableSpan:
+        attributes = span.attributes or {}
+        # Events carry record_event's messages: they need the same treatment.
+        events_touched = bool(span.events) and (not self.capture_content or self.redact is not None)
+        if not events_touched and not any(key in attributes for key in semconv.CONTENT_ATTRIBUTES):
+            return span
         events = span.events
-        if not self.capture_content and events:
+        if events_touched:
             events = tuple(
-                type(e)(
-                    e.name,
-                    {
-                        k: v
-                        for k, v in (e.attributes or {}).items()
-                        if k not in semconv.CONTENT_ATTRIBUTES
-                    },
-                    e.timestamp,
-                )
-                for e in events
+                type(e)(e.name, self._kept(e.attributes or {}), e.timestamp) for e in events
             )
         return ReadableSpan(
             name=span.name,
             context=span.context,
             parent=span.parent,
             resource=span.resource,
-            attributes=kept,
+            attributes=self._kept(attributes),
             events=events,
             links=span.links,
             kind=span.kind,
@@ -121,9 +125,32 @@ class ContentFilteringExporter(SpanExporter):
         return bool(self.inner.force_flush(timeout_millis))
 
 
-def otlp_processor(endpoint: str | None, redact: Redactor | None) -> BatchSpanProcessor | None:
+class OtlpSpanProcessor(BatchSpanProcessor):
+    """Batches spans to the OTLP exporter through a :class:`ContentFilteringExporter`."""
+
+    def __init__(self, exporter: ContentFilteringExporter) -> None:
+        super().__init__(exporter)
+        self.content_filter = exporter
+
+    def reconfigure(self, *, redact: Redactor | None) -> None:
+        """A later ``configure(redact=...)`` applies to export as it does to the
+        store: spans ended before it are exported under the old hook first
+        (waiting at most ``_RECONFIGURE_FLUSH_MILLIS`` on a slow collector)."""
+        self.force_flush(_RECONFIGURE_FLUSH_MILLIS)
+        self.content_filter.redact = redact
+
+
+def _traces_url(endpoint: str) -> str:
+    """``configure(otlp_endpoint=...)`` takes the collector's base URL or its
+    full traces URL, as ``OTEL_EXPORTER_OTLP_ENDPOINT`` and ``..._TRACES_ENDPOINT`` do."""
+    base = endpoint.rstrip("/")
+    return base if base.endswith("/v1/traces") else base + "/v1/traces"
+
+
+def otlp_processor(endpoint: str | None, redact: Redactor | None) -> OtlpSpanProcessor | None:
     """A batch processor exporting over OTLP/HTTP, or ``None`` when the exporter
-    package is not installed (logged)."""
+    package is not installed (logged). Without ``endpoint`` the exporter reads
+    the ``OTEL_EXPORTER_OTLP_*`` variables itself."""
     try:
         from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
     except ImportError:
@@ -132,9 +159,7 @@ def otlp_processor(endpoint: str | None, redact: Redactor | None) -> BatchSpanPr
             "installed; install a2a-session-manager[otlp]"
         )
         return None
-    if endpoint is not None and not endpoint.rstrip("/").endswith("/v1/traces"):
-        endpoint = endpoint.rstrip("/") + "/v1/traces"
-    exporter = OTLPSpanExporter(endpoint=endpoint) if endpoint else OTLPSpanExporter()
-    return BatchSpanProcessor(
+    exporter = OTLPSpanExporter(endpoint=_traces_url(endpoint)) if endpoint else OTLPSpanExporter()
+    return OtlpSpanProcessor(
         ContentFilteringExporter(exporter, capture_content=content_capture_allowed(), redact=redact)
     )

@@ -24,7 +24,11 @@ from opentelemetry import trace
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
 
-from a2a_session_manager.exporters._otlp import otlp_configured, otlp_processor
+from a2a_session_manager.exporters._otlp import (
+    OtlpSpanProcessor,
+    otlp_configured,
+    otlp_processor,
+)
 from a2a_session_manager.exporters._processor import SessionSpanProcessor
 from a2a_session_manager.sdk._runtime import RUNTIME, TRACER_NAME
 from a2a_session_manager.sdk._sampling import RecordEverySpan
@@ -174,6 +178,7 @@ def configure(
                 store=store, capture_content=capture_content, redact=redact
             )
             RUNTIME.capture_content = capture_content
+            _reconfigure_otlp(_handle, provider, otlp_endpoint, redact)
             _instrument(instrument, provider)
             return _handle
         if _handle is not None:
@@ -203,6 +208,18 @@ def configure(
             _atexit_registered = True
         _instrument(instrument, provider)
         return _handle
+
+
+def _reconfigure_otlp(
+    handle: Handle, provider: TracerProvider, endpoint: str | None, redact: Redactor | None
+) -> None:
+    """A later call may turn OTLP export on, and its ``redact`` applies to export too."""
+    if isinstance(handle.otlp_processor, OtlpSpanProcessor):
+        handle.otlp_processor.reconfigure(redact=redact)
+    elif handle.otlp_processor is None and otlp_configured(endpoint):
+        handle.otlp_processor = otlp_processor(endpoint, redact)
+        if handle.otlp_processor is not None:
+            provider.add_span_processor(handle.otlp_processor)
 
 
 def _shutdown_at_exit() -> None:
