@@ -22,3 +22,14 @@ if [ ${#need_apt[@]} -gt 0 ]; then
     echo "warning: please install ${need_apt[*]} (tests that need them will be skipped)" >&2
   fi
 fi
+
+# --- OTLP receiver for the tests (tests/support/otlp_receiver.py) ---------
+# Arize Phoenix receives OTLP/HTTP on 127.0.0.1 and serves the spans back over
+# REST. It pins many packages, so it lives in its own venv, never in ours.
+PHOENIX_VENV=${A2A_PHOENIX_VENV:-$HOME/.cache/a2a-session-manager/phoenix-venv}
+if [ "${A2A_SKIP_PHOENIX:-0}" != "1" ] && [ ! -x "$PHOENIX_VENV/bin/phoenix" ]; then
+  echo "installing arize-phoenix into $PHOENIX_VENV" >&2
+  "$PYTHON" -m venv "$PHOENIX_VENV"
+  "$PHOENIX_VENV/bin/python" -m pip install --quiet --disable-pip-version-check arize-phoenix
+fi
+# --- end OTLP receiver -----------------------------------------------------

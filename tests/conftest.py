@@ -13,6 +13,7 @@ pytest_plugins: list[str] = [
     # each helper adds its plugin module here, one line each:
     "tests.support.openai_server",
     "tests.support.redis_server",
+    "tests.support.otlp_receiver",
 ]
 
 
