@@ -508,11 +508,13 @@ class SpanMapper:
     ) -> tuple[str | None, _PendingCall | None]:
         """The pending call a tool run without call id answers: same name and
         arguments, latest LLM reply first; else the latest with the same name."""
-        arguments_key = _canonical(arguments)
+        arguments_key: str | None = None  # made only when a call of this name waits
         same_name: tuple[str, _PendingCall] | None = None
         for call_id, pending in reversed(state.pending_calls.items()):
             if pending.name != name:
                 continue
+            if arguments_key is None:
+                arguments_key = _canonical(arguments)
             if pending.arguments_key == arguments_key:
                 del state.pending_calls[call_id]
                 return call_id, pending
