@@ -146,3 +146,19 @@ def test_importing_the_instrumentation_does_not_import_openai() -> None:
     command = [sys.executable, "-c", code]
     result = subprocess.run(command, capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "['OpenAIInstrumentor'] False"
+
+
+def test_instrument_with_a_new_provider_moves_the_spans_there(
+    provider: tuple[TracerProvider, InMemorySpanExporter], openai_client: openai.OpenAI
+) -> None:
+    old_provider, old_exporter = provider
+    new_exporter = InMemorySpanExporter()
+    new_provider = TracerProvider()
+    new_provider.add_span_processor(SimpleSpanProcessor(new_exporter))
+    OpenAIInstrumentor().instrument(tracer_provider=old_provider)
+    OpenAIInstrumentor().instrument(tracer_provider=new_provider)
+    OpenAIInstrumentor().instrument()  # as opentelemetry-instrument would: changes nothing
+    openai_client.chat.completions.create(model="gpt-4o-mini", messages=USER)
+    assert old_exporter.get_finished_spans() == ()
+    assert len(new_exporter.get_finished_spans()) == 1
+    new_provider.shutdown()

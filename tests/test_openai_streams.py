@@ -315,3 +315,17 @@ def test_with_streaming_response_records_the_request_and_leaves_the_body_alone(
     a = attrs(only_span(openai_spans))
     assert a[semconv.GEN_AI_REQUEST_MODEL] == "gpt-4o-mini"
     assert semconv.GEN_AI_OUTPUT_MESSAGES not in a
+
+
+async def test_async_with_raw_response_stream_is_recorded(
+    openai_spans: InMemorySpanExporter, async_openai_client: openai.AsyncOpenAI
+) -> None:
+    raw = await async_openai_client.chat.completions.with_raw_response.create(
+        model="gpt-4o-mini", messages=USER, stream=True
+    )
+    stream = raw.parse()
+    assert raw.parse() is stream
+    chunks = [chunk async for chunk in stream]
+    a = attrs(only_span(openai_spans))
+    assert a[semconv.GEN_AI_RESPONSE_ID] == chunks[0].id
+    assert a[semconv.A2A_USAGE_SOURCE] == "counted"

@@ -60,12 +60,26 @@ class OpenAIInstrumentor(BaseInstrumentor):  # type: ignore[misc]
     def instrumentation_dependencies(self) -> Collection[str]:
         return _INSTRUMENTS
 
+    _tracer_provider: Any = None
+
     def instrument(self, **kwargs: Any) -> Any:
+        """Wrap the client's methods; again with the same arguments, a no-op.
+
+        Given a different explicit ``tracer_provider`` (``configure()`` with a new
+        provider), the wrappers move to it instead of recording into the old one.
+        """
         try:
             import openai  # noqa: F401  - only to learn whether it is installed
         except ImportError:
             logger.warning("openai is not installed: OpenAIInstrumentor.instrument() does nothing")
             return None
+        provider = kwargs.get("tracer_provider")
+        if (
+            self.is_instrumented_by_opentelemetry
+            and provider is not None
+            and provider is not self._tracer_provider
+        ):
+            self.uninstrument()
         return super().instrument(**kwargs)
 
     def _instrument(self, **kwargs: Any) -> None:
@@ -77,6 +91,7 @@ class OpenAIInstrumentor(BaseInstrumentor):  # type: ignore[misc]
             sync_wrapper,
         )
 
+        self._tracer_provider = kwargs.get("tracer_provider")
         tracer = trace.get_tracer(
             "a2a_session_manager.instrumentation.openai",
             _VERSION,
@@ -91,5 +106,6 @@ class OpenAIInstrumentor(BaseInstrumentor):  # type: ignore[misc]
             wrap_function_wrapper(module, f"{class_name}.{method}", factory(tracer, apis[api]))
 
     def _uninstrument(self, **kwargs: Any) -> None:
+        self._tracer_provider = None
         for module, class_name, method, _, _ in _TARGETS:
             unwrap(f"{module}.{class_name}", method)
