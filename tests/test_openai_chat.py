@@ -391,3 +391,18 @@ def test_server_attributes_follow_a_changed_base_url(
         openai_client.chat.completions.create(model="gpt-4o-mini", messages=USER)
     first, second = openai_spans.get_finished_spans()
     assert attrs(second)[semconv.SERVER_PORT] == other.port != attrs(first)[semconv.SERVER_PORT]
+
+
+def test_responses_parse_is_recorded(
+    openai_spans: InMemorySpanExporter,
+    openai_server: LocalOpenAIServer,
+    openai_client: openai.OpenAI,
+) -> None:
+    openai_server.queue(Reply(json.dumps({"city": "Oslo", "degrees": 3})))
+    response = openai_client.responses.parse(
+        model="gpt-4o-mini", input="Weather in Oslo?", text_format=Weather
+    )
+    assert response.output_parsed == Weather(city="Oslo", degrees=3)
+    a = attrs(only_span(openai_spans))
+    assert a[semconv.GEN_AI_RESPONSE_ID] == response.id
+    assert a[semconv.GEN_AI_RESPONSE_FINISH_REASONS] == ("stop",)
