@@ -108,25 +108,22 @@ class ChatAccumulator:
                 state.text.append(content)
             calls = delta.tool_calls
             if calls:
-                self._add_calls(state, calls)
+                for call in calls:
+                    deltas = state.calls.get(call.index)
+                    if deltas is None:
+                        deltas = state.calls[call.index] = _ToolCallDeltas()
+                    if deltas.id is None:  # sent once, on the call's first delta
+                        deltas.id = call.id
+                    function = call.function
+                    if function is not None:
+                        arguments = function.arguments
+                        if arguments:
+                            deltas.arguments.append(arguments)
+                        if deltas.name is None:
+                            deltas.name = function.name
             finish_reason = choice.finish_reason
             if finish_reason is not None:
                 state.finish_reason = finish_reason
-
-    @staticmethod
-    def _add_calls(state: _ChoiceDeltas, calls: Any) -> None:
-        for call in calls:
-            deltas = state.calls.get(call.index)
-            if deltas is None:
-                deltas = state.calls[call.index] = _ToolCallDeltas()
-            if call.id:
-                deltas.id = call.id
-            function = call.function
-            if function is not None:
-                if function.name:
-                    deltas.name = function.name
-                if function.arguments:
-                    deltas.arguments.append(function.arguments)
 
     def attributes(self) -> dict[str, Any]:
         attributes: dict[str, Any] = {}
