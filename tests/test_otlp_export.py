@@ -254,6 +254,33 @@ def test_content_is_exported_when_the_environment_allows_it(
     assert json.loads(event["attributes"][semconv.A2A_EVENT_MESSAGE]) == NOTE
 
 
+def test_capture_content_false_keeps_content_out_of_the_export_too(
+    otlp_receiver: OtlpReceiver,
+    openai_instrumented: None,
+    openai_server: LocalOpenAIServer,
+    openai_client: openai.OpenAI,
+    project: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The application's ``capture_content=False`` wins over the environment."""
+    monkeypatch.setenv(semconv.OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT, "true")
+    store = InMemorySessionStore()
+    provider = TracerProvider(resource=Resource.create({PROJECT_ATTRIBUTE: project}))
+    handle = asm.configure(
+        store=store,
+        tracer_provider=provider,
+        otlp_endpoint=otlp_receiver.endpoint,
+        instrument=("openai",),
+        capture_content=False,
+    )
+    run_weather_agent(openai_server, openai_client, "otlp-no-capture")
+    assert handle.force_flush()
+
+    spans = otlp_receiver.wait_for_spans(project, has_agent_spans("otlp-no-capture"))
+    assert not exported_content(spans)
+    assert QUESTION not in json.dumps(spans) and ANSWER not in json.dumps(spans)
+
+
 def _scrub(value: Any) -> Any:
     if isinstance(value, str):
         return value.replace("Seattle", "[city]")

@@ -132,12 +132,13 @@ class OtlpSpanProcessor(BatchSpanProcessor):
         super().__init__(exporter)
         self.content_filter = exporter
 
-    def reconfigure(self, *, redact: Redactor | None) -> None:
+    def reconfigure(self, *, redact: Redactor | None, capture_content: bool = True) -> None:
         """A later ``configure(redact=...)`` applies to export as it does to the
         store: spans ended before it are exported under the old hook first
         (waiting at most ``_RECONFIGURE_FLUSH_MILLIS`` on a slow collector)."""
         self.force_flush(_RECONFIGURE_FLUSH_MILLIS)
         self.content_filter.redact = redact
+        self.content_filter.capture_content = capture_content and content_capture_allowed()
 
 
 def _traces_url(endpoint: str) -> str:
@@ -147,10 +148,13 @@ def _traces_url(endpoint: str) -> str:
     return base if base.endswith("/v1/traces") else base + "/v1/traces"
 
 
-def otlp_processor(endpoint: str | None, redact: Redactor | None) -> OtlpSpanProcessor | None:
+def otlp_processor(
+    endpoint: str | None, redact: Redactor | None, *, capture_content: bool = True
+) -> OtlpSpanProcessor | None:
     """A batch processor exporting over OTLP/HTTP, or ``None`` when the exporter
     package is not installed (logged). Without ``endpoint`` the exporter reads
-    the ``OTEL_EXPORTER_OTLP_*`` variables itself."""
+    the ``OTEL_EXPORTER_OTLP_*`` variables itself. Content is exported only when
+    both the application (``capture_content``) and the environment allow it."""
     try:
         from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
     except ImportError:
@@ -161,5 +165,7 @@ def otlp_processor(endpoint: str | None, redact: Redactor | None) -> OtlpSpanPro
         return None
     exporter = OTLPSpanExporter(endpoint=_traces_url(endpoint)) if endpoint else OTLPSpanExporter()
     return OtlpSpanProcessor(
-        ContentFilteringExporter(exporter, capture_content=content_capture_allowed(), redact=redact)
+        ContentFilteringExporter(
+            exporter, capture_content=capture_content and content_capture_allowed(), redact=redact
+        )
     )

@@ -178,7 +178,7 @@ def configure(
                 store=store, capture_content=capture_content, redact=redact
             )
             RUNTIME.capture_content = capture_content
-            _reconfigure_otlp(_handle, provider, otlp_endpoint, redact)
+            _reconfigure_otlp(_handle, provider, otlp_endpoint, redact, capture_content)
             _instrument(instrument, provider)
             return _handle
         if _handle is not None:
@@ -196,7 +196,7 @@ def configure(
             provider.sampler = RecordEverySpan(provider.sampler)
         otlp = None
         if otlp_configured(otlp_endpoint):
-            otlp = otlp_processor(otlp_endpoint, redact)
+            otlp = otlp_processor(otlp_endpoint, redact, capture_content=capture_content)
             if otlp is not None:
                 provider.add_span_processor(otlp)
         RUNTIME.tracer = provider.get_tracer(TRACER_NAME)
@@ -211,13 +211,17 @@ def configure(
 
 
 def _reconfigure_otlp(
-    handle: Handle, provider: TracerProvider, endpoint: str | None, redact: Redactor | None
+    handle: Handle,
+    provider: TracerProvider,
+    endpoint: str | None,
+    redact: Redactor | None,
+    capture_content: bool,
 ) -> None:
     """A later call may turn OTLP export on, and its ``redact`` applies to export too."""
     if isinstance(handle.otlp_processor, OtlpSpanProcessor):
-        handle.otlp_processor.reconfigure(redact=redact)
+        handle.otlp_processor.reconfigure(redact=redact, capture_content=capture_content)
     elif handle.otlp_processor is None and otlp_configured(endpoint):
-        handle.otlp_processor = otlp_processor(endpoint, redact)
+        handle.otlp_processor = otlp_processor(endpoint, redact, capture_content=capture_content)
         if handle.otlp_processor is not None:
             provider.add_span_processor(handle.otlp_processor)
 
