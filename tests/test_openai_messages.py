@@ -197,3 +197,18 @@ def test_internal_errors_are_loud_under_pytest(
     monkeypatch.setattr(_wrappers.CHAT, "response_attributes", _boom)
     with pytest.raises(RuntimeError, match="bug in our parsing"):
         openai_client.chat.completions.create(model="gpt-4o-mini", messages=USER)
+
+
+def test_token_counting_failure_keeps_the_rest_of_the_record(
+    monkeypatch: pytest.MonkeyPatch,
+    openai_spans: InMemorySpanExporter,
+    openai_client: openai.OpenAI,
+) -> None:
+    production_mode(monkeypatch)
+    monkeypatch.setattr(_stream, "counted_usage_attributes", _boom)
+    list(openai_client.chat.completions.create(model="gpt-4o-mini", messages=USER, stream=True))
+    (span,) = openai_spans.get_finished_spans()
+    attributes = span.attributes or {}
+    assert semconv.GEN_AI_USAGE_INPUT_TOKENS not in attributes
+    output = json.loads(attributes[semconv.GEN_AI_OUTPUT_MESSAGES])
+    assert output[0]["parts"] == [{"type": "text", "content": "This is a test."}]

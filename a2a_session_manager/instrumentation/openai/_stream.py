@@ -14,7 +14,7 @@ Speed: every attribute read on a wrapt proxy subclass goes through wrapt's
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from types import TracebackType
 from typing import Any, Protocol
 
@@ -44,6 +44,24 @@ class Accumulator(Protocol):
     def add(self, item: Any) -> None: ...
 
     def attributes(self) -> dict[str, Any]: ...
+
+
+# The request's prompt as chat messages, read only if usage must be counted.
+PromptReader = Callable[[], list[Mapping[str, Any]] | None]
+
+
+def _counted(
+    model: Any, prompt: PromptReader, text: str, calls: list[tuple[Any, Any, Any]]
+) -> dict[str, Any]:
+    """Counted usage, or none when it cannot be counted (the rest is still recorded)."""
+    try:
+        messages = prompt()
+        if messages is None:
+            return {}
+        return counted_usage_attributes(str(model or ""), messages, text, calls)
+    except Exception:
+        log_internal_error("counting tokens")
+        return {}
 
 
 class _ToolCallDeltas:
@@ -81,7 +99,7 @@ class ChatAccumulator:
         "usage",
     )
 
-    def __init__(self, prompt: list[Mapping[str, Any]] | None, request_model: Any) -> None:
+    def __init__(self, prompt: PromptReader, request_model: Any) -> None:
         self.prompt = prompt
         self.request_model = request_model
         self.response_id: str | None = None
@@ -142,11 +160,10 @@ class ChatAccumulator:
         ]
         attributes[semconv.GEN_AI_OUTPUT_MESSAGES] = to_json(messages)
         usage = usage_attributes(self.usage)
-        if not usage and self.prompt is not None:
-            model = self.model or self.request_model
+        if not usage:
             text = "".join("".join(c.text) for c in choices)
             calls = [call for c in choices for call in c.calls_list()]
-            usage = counted_usage_attributes(str(model or ""), self.prompt, text, calls)
+            usage = _counted(self.model or self.request_model, self.prompt, text, calls)
         attributes.update(usage)
         return attributes
 
@@ -157,7 +174,7 @@ class ResponsesAccumulator:
 
     __slots__ = ("calls", "prompt", "request_model", "response", "started", "text")
 
-    def __init__(self, prompt: list[Mapping[str, Any]] | None, request_model: Any) -> None:
+    def __init__(self, prompt: PromptReader, request_model: Any) -> None:
         self.prompt = prompt
         self.request_model = request_model
         self.started: Any = None
@@ -191,9 +208,7 @@ class ResponsesAccumulator:
         calls = [(field(c, "call_id"), field(c, "name"), field(c, "arguments")) for c in self.calls]
         text = "".join(self.text)
         attributes[semconv.GEN_AI_OUTPUT_MESSAGES] = to_json([assistant_message(text, calls, None)])
-        if self.prompt is not None:
-            counted_model = str(model or self.request_model or "")
-            attributes.update(counted_usage_attributes(counted_model, self.prompt, text, calls))
+        attributes.update(_counted(model or self.request_model, self.prompt, text, calls))
         return attributes
 
 

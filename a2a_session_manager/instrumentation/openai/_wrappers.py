@@ -35,13 +35,13 @@ from a2a_session_manager.instrumentation.openai._stream import (
     Accumulator,
     AsyncStreamProxy,
     ChatAccumulator,
+    PromptReader,
     ResponsesAccumulator,
     SyncStreamProxy,
 )
 from a2a_session_manager.instrumentation.openai._usage import chat_prompt, responses_prompt
 
 Wrapper = Callable[[Callable[..., Any], Any, tuple[Any, ...], dict[str, Any]], Any]
-Prompt = Callable[[], list[Mapping[str, Any]]]
 
 
 @dataclass
@@ -50,7 +50,7 @@ class _Api:
 
     request_attributes: Callable[[dict[str, Any]], dict[str, Any]]
     response_attributes: Callable[[Any], dict[str, Any]]
-    accumulator: Callable[[list[Mapping[str, Any]] | None, Any], Accumulator]
+    accumulator: Callable[[PromptReader, Any], Accumulator]
     prompt: Callable[[dict[str, Any]], list[Mapping[str, Any]] | None]
 
 
@@ -115,7 +115,7 @@ def _finish(span: Span, api: _Api, kwargs: dict[str, Any], result: Any) -> Any:
 
 
 def _proxy(span: Span, api: _Api, kwargs: dict[str, Any], stream: Any) -> Any:
-    accumulator = api.accumulator(api.prompt(kwargs), kwargs.get("model"))
+    accumulator = api.accumulator(lambda: api.prompt(kwargs), kwargs.get("model"))
     proxy_type = AsyncStreamProxy if isinstance(stream, AsyncStream) else SyncStreamProxy
     return proxy_type(stream, span, accumulator)
 
