@@ -66,6 +66,7 @@ class SessionSpanProcessor(SpanProcessor):
         self._max_queue = max(1, max_queue_size)
         self._wake_at = max(1, self._max_queue // 4)
         self._flush_lock = threading.Lock()
+        self._local = threading.local()
         self._buffer = RetryBuffer(max_buffered_items)
         self._retry_initial = retry_initial_delay
         self._retry_max = retry_max_delay
@@ -126,8 +127,39 @@ class SessionSpanProcessor(SpanProcessor):
             self._worker.join(timeout=5)
         self.force_flush()
         self._closed = True
+        self._remove_read_barrier(self.store)
+
+    def _remove_read_barrier(self, store: SessionStore | None) -> None:
+        store = store if store is not None else SessionStoreProvider.get_store()
+        if isinstance(store, InMemorySessionStore) and store.read_barrier == self._drain_for_reader:
+            store.set_read_barrier(None)
 
     # -- flushing -------------------------------------------------------------
+    def on_scope_return(self) -> None:
+        """An outermost run or a session block returned: make what it recorded
+        readable (read-your-writes) before the caller goes on.
+
+        A store in another process or on disk is written now, in this thread.
+        The in-process memory store is only ever observed through its reads,
+        so it gets a read barrier that drains the queue instead, and the run
+        returns without paying a store write.
+        """
+        store = self.store if self.store is not None else SessionStoreProvider.get_store()
+        if type(store) is InMemorySessionStore and not self._closed:
+            if store.read_barrier is not self._drain_for_reader:
+                store.set_read_barrier(self._drain_for_reader)
+            return
+        self.flush()
+
+    def _drain_for_reader(self) -> None:
+        # A flush in progress on another thread may hold spans of this reader:
+        # wait for it. The flushing thread itself never waits on its own lock
+        # (a redaction hook reading the store, say).
+        if getattr(self._local, "flushing", False):
+            return
+        if self._queue or self._flush_lock.locked() or len(self._buffer):
+            self.flush()
+
     def flush(self) -> None:
         """Write what is queued now, in this thread (read-your-writes)."""
         # Always take the lock: another thread may have drained our spans and
@@ -146,6 +178,14 @@ class SessionSpanProcessor(SpanProcessor):
             return spans
 
     def _flush_locked(self, *, retry_now: bool) -> None:
+        local = self._local
+        local.flushing = True
+        try:
+            self._flush_now(retry_now=retry_now)
+        finally:
+            local.flushing = False
+
+    def _flush_now(self, *, retry_now: bool) -> None:
         spans = self._drain()
         changes = self.mapper.map(spans) if spans else {}
         if len(self._buffer):
@@ -245,6 +285,8 @@ class SessionSpanProcessor(SpanProcessor):
     ) -> None:
         with self._flush_lock:
             self._flush_locked(retry_now=True)
+            if store is not self.store:
+                self._remove_read_barrier(self.store)
             self.store = store
             self.mapper.capture_content = capture_content
             self.mapper.redact = redact

@@ -51,7 +51,7 @@ class ActiveRun(Active):
             # Read-your-writes: what the outermost run recorded is stored on return.
             processor = RUNTIME.processor
             if processor is not None:
-                processor.flush()
+                processor.on_scope_return()
 
 
 class Run(Scoped):

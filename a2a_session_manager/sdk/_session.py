@@ -47,7 +47,7 @@ class ActiveSession(Active):
         span.end()
         processor = RUNTIME.processor
         if processor is not None:
-            processor.flush()
+            processor.on_scope_return()
 
 
 class SessionScope(Scoped):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -36,6 +37,26 @@ class InMemorySessionStore(BaseSessionStore):
     def __init__(self) -> None:
         self._records: dict[str, _Record] = {}
         self._lock = threading.RLock()
+        self._read_barrier: Callable[[], None] | None = None
+
+    def set_read_barrier(self, barrier: Callable[[], None] | None) -> None:
+        """Run ``barrier`` before every read.
+
+        This store lives in one process, so "written" only matters to readers:
+        the session exporter installs its queue drain here instead of writing
+        on every run's return, and every read still sees everything recorded
+        (read-your-writes) at no cost to the run.
+        """
+        self._read_barrier = barrier
+
+    @property
+    def read_barrier(self) -> Callable[[], None] | None:
+        return self._read_barrier
+
+    def _before_read(self) -> None:
+        barrier = self._read_barrier
+        if barrier is not None:
+            barrier()
 
     def apply(self, changes: SessionChanges) -> None:
         session_id = validate_session_id(changes.session_id)
@@ -69,6 +90,7 @@ class InMemorySessionStore(BaseSessionStore):
                 record.runs[run.id] = run.model_copy()
 
     def get(self, session_id: str) -> Session | None:
+        self._before_read()
         with self._lock:
             record = self._records.get(session_id)
             if record is None:
@@ -94,13 +116,16 @@ class InMemorySessionStore(BaseSessionStore):
                 self._records[record.parent_id].children.pop(session_id, None)
 
     def exists(self, session_id: str) -> bool:
+        self._before_read()
         return session_id in self._records
 
     def list_sessions(self, prefix: str = "") -> list[str]:
+        self._before_read()
         with self._lock:
             return [sid for sid in self._records if sid.startswith(prefix)]
 
     def children(self, session_id: str) -> list[str]:
+        self._before_read()
         with self._lock:
             record = self._records.get(session_id)
             return list(record.children) if record else []
