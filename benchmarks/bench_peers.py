@@ -53,7 +53,7 @@ def main(venvs: Path = Path("/tmp/peers")) -> str:
         "|---|---:|---:|---:|",
     ]
     call_rows = [
-        "| peer OpenAI instrumentation | added µs per call | raw-span floor, same process | vs floor |",
+        "| peer OpenAI instrumentation | added µs per call | raw-span floor | vs floor |",
         "|---|---:|---:|---:|",
     ]
     for peer, result in results.items():
@@ -70,8 +70,9 @@ def main(venvs: Path = Path("/tmp/peers")) -> str:
         floor = calls["raw_span"] - calls["bare"]
         added = calls["peer"] - calls["bare"]
         call_rows.append(f"| {peer} | {added:.0f} | {floor:.0f} | {added / floor:.2f}× |")
-    return "\n".join(["### Peers' decorators", *dec_rows, "", "### Peers' OpenAI instrumentation",
-                      *call_rows])
+    return "\n".join(
+        ["### Peers' decorators", *dec_rows, "", "### Peers' OpenAI instrumentation", *call_rows]
+    )
 
 
 if __name__ == "__main__":
