@@ -59,8 +59,17 @@ def _fallback(value: Any) -> Any:
     return repr(value)
 
 
+# One encoder for the common case (plain JSON values); building one per call
+# costs about as much as encoding a short conversation.
+_encode = json.JSONEncoder(ensure_ascii=False).encode
+
+
 def to_json(value: Any) -> str:
     """JSON text for an attribute; never raises, whatever the value holds."""
+    try:
+        return _encode(value)
+    except (TypeError, ValueError):  # values JSON cannot hold, or circular ones
+        pass
     try:
         return json.dumps(value, ensure_ascii=False, default=_fallback)
     except (ValueError, TypeError, RecursionError):
@@ -136,7 +145,9 @@ def chat_message(message: Any) -> Message:
         if legacy is not None:
             parts.append(tool_call_part(None, field(legacy, "name"), field(legacy, "arguments")))
     result: Message = {"role": role, "parts": parts}
-    name = field(message, "name")
+    # Only request messages (dicts) carry a participant name; reading a missing
+    # attribute of the client's pydantic objects would cost an exception.
+    name = message.get("name") if type(message) is dict else None
     if isinstance(name, str):
         result["name"] = name
     return result
