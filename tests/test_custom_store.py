@@ -13,7 +13,6 @@ from opentelemetry.sdk.trace import TracerProvider
 from a2a_session_manager.models import EventSource, Session, SessionEvent
 from a2a_session_manager.prompts import PromptStrategy, build_prompt_from_session
 from a2a_session_manager.storage import SessionStore, SessionStoreProvider
-from tests.support.otel import clean_otel  # noqa: F401  (fixture)
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 

@@ -19,7 +19,6 @@ from a2a_session_manager.storage import (
     SessionChanges,
     create_file_session_store,
 )
-from tests.support.otel import clean_otel  # noqa: F401  (fixture)
 
 pytestmark = pytest.mark.usefixtures("clean_otel")
 

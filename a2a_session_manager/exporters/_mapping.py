@@ -78,6 +78,15 @@ def _time(ns: int | None) -> datetime:
     return datetime.fromtimestamp(ns / 1e9, UTC)
 
 
+def _timing(span: ReadableSpan) -> dict[str, Any]:
+    """When the call behind an event started and how long it took (the event's
+    timestamp is when it ended), for timelines and waterfalls."""
+    start, end = span.start_time, span.end_time
+    if start is None or end is None:
+        return {}
+    return {"started_at": _time(start).isoformat(), "duration_ms": round((end - start) / 1e6, 3)}
+
+
 _RUN_FIELDS = tuple(SessionRun.model_fields)
 _set_attribute = object.__setattr__
 
@@ -408,7 +417,7 @@ class SpanMapper:
         ]
         llm_message: Any = {"content": text, "tool_calls": tool_calls} if tool_calls else text
         model = attrs.get(semconv.GEN_AI_RESPONSE_MODEL) or attrs.get(semconv.GEN_AI_REQUEST_MODEL)
-        metadata: dict[str, Any] = {"span_id": span_id}
+        metadata: dict[str, Any] = {"span_id": span_id, **_timing(span)}
         for field_name, attribute in (
             ("model", semconv.GEN_AI_RESPONSE_MODEL),
             ("request_model", semconv.GEN_AI_REQUEST_MODEL),
@@ -500,6 +509,7 @@ class SpanMapper:
             task_id=run_id if isinstance(run_id, str) else None,
             timestamp=_time(span.end_time),
             span_id=_span_id(span),
+            timing=_timing(span),
         )
 
     @staticmethod
@@ -539,6 +549,7 @@ class SpanMapper:
         task_id: str | None,
         timestamp: datetime,
         span_id: str,
+        timing: dict[str, Any] | None = None,
     ) -> None:
         message: Any = {
             "tool_name": name,
@@ -548,7 +559,7 @@ class SpanMapper:
             "error": error,
         }
         message = self._content(EventSource.TOOL, message)
-        metadata: dict[str, Any] = {"span_id": span_id}
+        metadata: dict[str, Any] = {"span_id": span_id, **(timing or {})}
         if parent_event_id is not None:
             metadata["parent_event_id"] = parent_event_id
         changes.events.append(

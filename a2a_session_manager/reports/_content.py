@@ -159,7 +159,8 @@ def event_timing(event: SessionEvent) -> EventTiming:
     """When an event started and how long it took, when the recorder said so.
 
     ``metadata`` may carry ``start_time``/``end_time`` (or ``started_at``/
-    ``ended_at``), which win, or ``duration_ms``; the event's timestamp is then
+    ``ended_at``), which win, or ``duration_ms`` with ``started_at`` (as the
+    exporter records LLM and tool calls) or alone, the event's timestamp then
     taken as its start. Events without either are instants.
     """
     meta = event.metadata
@@ -169,5 +170,7 @@ def event_timing(event: SessionEvent) -> EventTiming:
         return EventTiming(start, (end - start) / timedelta(milliseconds=1))
     duration = meta.get("duration_ms")
     if isinstance(duration, int | float) and not isinstance(duration, bool) and duration >= 0:
-        return EventTiming(aware(event.timestamp), float(duration))
+        # The exporter records the call's start with its duration (the event's
+        # timestamp is when the call ended).
+        return EventTiming(start or aware(event.timestamp), float(duration))
     return EventTiming(aware(event.timestamp), None)
