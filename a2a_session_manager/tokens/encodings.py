@@ -15,7 +15,7 @@ import hashlib
 import logging
 import threading
 from collections.abc import Callable
-from functools import lru_cache
+from functools import cache, lru_cache
 from importlib import resources
 from typing import Any
 
@@ -71,7 +71,7 @@ def _build_offline(name: str) -> tiktoken.Encoding:
     return tiktoken.Encoding(**params)
 
 
-@lru_cache(maxsize=None)
+@cache
 def get_encoding(name: str) -> tiktoken.Encoding:
     """The named encoding, from the bundled files when possible (no network)."""
     try:
