@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import signal
+import subprocess
+import sys
 
 import httpx
 import openai
@@ -246,3 +249,19 @@ def test_server_runs_outside_pytest_and_stops_cleanly() -> None:
         client.chat.completions.create(model="gpt-4o-mini", messages=USER)
     client.close()
     server.stop()  # idempotent
+
+
+def test_runs_as_a_foreground_process() -> None:
+    command = [sys.executable, "-m", "a2a_session_manager.testing"]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
+    try:
+        assert process.stdout is not None
+        base_url = process.stdout.readline().strip()
+        assert base_url.startswith("http://127.0.0.1:")
+        client = openai.OpenAI(base_url=base_url, api_key="test", max_retries=0)
+        completion = client.chat.completions.create(model="gpt-4o-mini", messages=USER)
+        client.close()
+        assert completion.choices[0].message.content == "This is a test."
+    finally:
+        process.send_signal(signal.SIGINT)
+        assert process.wait(timeout=30) == 0

@@ -18,6 +18,9 @@ retries and errors, with no network and no API key::
         ...
         server.requests[-1].body  # every request received, parsed from JSON
 
+From a shell: ``python -m a2a_session_manager.testing [--port N]`` prints the
+base_url and serves until Ctrl-C.
+
 What it speaks, with bodies shaped like recorded OpenAI responses:
 
 - ``POST /v1/chat/completions``: a ``chat.completion`` object, or with
