@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import openai
@@ -406,3 +407,22 @@ def test_responses_parse_is_recorded(
     a = attrs(only_span(openai_spans))
     assert a[semconv.GEN_AI_RESPONSE_ID] == response.id
     assert a[semconv.GEN_AI_RESPONSE_FINISH_REASONS] == ("stop",)
+
+
+def test_concurrent_calls_each_get_their_own_span(
+    openai_spans: InMemorySpanExporter, openai_client: openai.OpenAI
+) -> None:
+    def ask(i: int) -> str:
+        question = [{"role": "user", "content": f"question {i}"}]
+        return openai_client.chat.completions.create(model="gpt-4o-mini", messages=question).id
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        ids = list(pool.map(ask, range(40)))
+    spans = openai_spans.get_finished_spans()
+    by_id = {attrs(s)[semconv.GEN_AI_RESPONSE_ID]: s for s in spans}
+    assert len(spans) == 40 and set(by_id) == set(ids)
+    asked = sorted(
+        messages(s, semconv.GEN_AI_INPUT_MESSAGES)[0]["parts"][0]["content"] for s in spans
+    )
+    assert asked == sorted(f"question {i}" for i in range(40))
+    assert all(s.parent is None for s in spans)  # no leaked context between threads

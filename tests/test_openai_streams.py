@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import json
 from typing import Any
@@ -329,3 +330,23 @@ async def test_async_with_raw_response_stream_is_recorded(
     a = attrs(only_span(openai_spans))
     assert a[semconv.GEN_AI_RESPONSE_ID] == chunks[0].id
     assert a[semconv.A2A_USAGE_SOURCE] == "counted"
+
+
+async def test_concurrent_async_streams_do_not_mix(
+    openai_spans: InMemorySpanExporter,
+    openai_server: LocalOpenAIServer,
+    async_openai_client: openai.AsyncOpenAI,
+) -> None:
+    async def ask(i: int) -> str:
+        stream = await async_openai_client.chat.completions.create(
+            model="gpt-4o-mini", messages=[{"role": "user", "content": f"q{i}"}], stream=True
+        )
+        return "".join([c.choices[0].delta.content or "" async for c in stream if c.choices])
+
+    answers = await asyncio.gather(*(ask(i) for i in range(10)))
+    assert answers == ["This is a test."] * 10
+    spans = openai_spans.get_finished_spans()
+    assert len(spans) == 10
+    for span in spans:
+        assert output(span)[0]["parts"] == [{"type": "text", "content": "This is a test."}]
+        assert span.parent is None
