@@ -1,0 +1,289 @@
+"""The instrumented OpenAI client (issue 5): what recording a call adds, next
+to a raw OpenTelemetry span around ``create()`` (the floor) in the same
+process, and what the stream proxy adds per chunk.
+
+Run: python -m benchmarks.bench_openai   (Markdown on stdout)
+
+- Non-streaming calls go to the local OpenAI-compatible server over real HTTP;
+  variants are interleaved in blocks, the order flipped every repeat, and the
+  added cost is the median variant minus the median bare call.
+- Per-chunk cost is measured in-process over pre-built ``ChatCompletionChunk``
+  objects (no network noise), in thread CPU time.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import openai
+from openai.types.chat import ChatCompletion, ChatCompletionChunk
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+import a2a_session_manager as asm
+from a2a_session_manager.instrumentation.openai import OpenAIInstrumentor
+from a2a_session_manager.instrumentation.openai._stream import ChatAccumulator, SyncStreamProxy
+from a2a_session_manager.instrumentation.openai._wrappers import CHAT, sync_wrapper
+from a2a_session_manager.sdk import Handle
+from a2a_session_manager.storage import InMemorySessionStore
+from a2a_session_manager.testing import LocalOpenAIServer
+from benchmarks._timing import interleaved
+
+PEERS_NOTE = (
+    "Reference (issue 5, measured here with each peer in its own venv, added µs per "
+    "non-streaming call): raw OTel span ≈ 50 (the floor), official "
+    "opentelemetry-instrumentation-openai-v2 ≈ 102, Langfuse ≈ 275, OpenInference ≈ 285, "
+    "Logfire ≈ 527, OpenLLMetry ≈ 700. `python -m benchmarks.bench_peers` re-measures them "
+    "on this machine."
+)
+MESSAGES: Any = [
+    {"role": "system", "content": "You are a concise assistant."},
+    {"role": "user", "content": "What is the capital of France? Answer in one word."},
+]
+
+
+CANNED = {
+    "id": "chatcmpl-ASYMQRl3A3DXL9FWCK9tnGRcKIO7q",
+    "object": "chat.completion",
+    "created": 1731368630,
+    "model": "gpt-4o-mini-2024-07-18",
+    "choices": [
+        {
+            "index": 0,
+            "message": {"role": "assistant", "content": "Paris.", "refusal": None},
+            "logprobs": None,
+            "finish_reason": "stop",
+        }
+    ],
+    "usage": {
+        "prompt_tokens": 26,
+        "completion_tokens": 2,
+        "total_tokens": 28,
+        "prompt_tokens_details": {"cached_tokens": 0, "audio_tokens": 0},
+        "completion_tokens_details": {"reasoning_tokens": 0, "audio_tokens": 0},
+    },
+    "system_fingerprint": "fp_0ba0d124f1",
+}
+
+
+def bench_wrapper(handle: Handle, store: InMemorySessionStore) -> tuple[dict[str, float], int]:
+    """The instrumentation's own cost, free of the client's 2-3 ms of request
+    building and parsing: the installed wrapper around a ``create`` that returns
+    a recorded ``ChatCompletion`` at once, next to a raw span around the same."""
+    response = ChatCompletion.model_validate(CANNED)
+    client = openai.OpenAI(base_url="http://127.0.0.1:9/v1", api_key="test")
+    instance = client.chat.completions
+    kwargs: dict[str, Any] = {"model": "gpt-4o-mini", "messages": MESSAGES, "temperature": 0.2}
+
+    def create(**_: Any) -> ChatCompletion:
+        return response
+
+    traced = sync_wrapper(
+        handle.tracer_provider.get_tracer("a2a_session_manager.instrumentation.openai"), CHAT
+    )
+    floor_exporter = InMemorySpanExporter()
+    floor_provider = TracerProvider()
+    floor_provider.add_span_processor(SimpleSpanProcessor(floor_exporter))
+    floor_tracer = floor_provider.get_tracer("floor")
+
+    def bare() -> None:
+        create(**kwargs)
+
+    def floor() -> None:
+        with floor_tracer.start_as_current_span("chat gpt-4o-mini"):
+            create(**kwargs)
+        if len(floor_exporter._finished_spans) > 10_000:
+            floor_exporter.clear()
+
+    def ours() -> None:
+        traced(create, instance, (), kwargs)
+
+    def ours_stored() -> None:
+        traced(create, instance, (), kwargs)
+        handle.force_flush()
+
+    with asm.session("bench-openai-wrapper"):
+        result = interleaved(
+            {"bare": bare, "floor": floor, "ours": ours, "ours_stored": ours_stored},
+            calls=2_000,
+            repeats=15,
+            warmup=200,
+        )
+    stored = store.get("bench-openai-wrapper")
+    return result, len(stored.events) if stored else 0
+
+
+def bench_calls(
+    client: openai.OpenAI, handle: Handle, store: InMemorySessionStore, *, calls: int, repeats: int
+) -> tuple[dict[str, float], int]:
+    """Median µs per call: bare, under the raw-span floor, and instrumented."""
+    floor_exporter = InMemorySpanExporter()
+    floor_provider = TracerProvider()
+    floor_provider.add_span_processor(SimpleSpanProcessor(floor_exporter))
+    floor_tracer = floor_provider.get_tracer("floor")
+    instrumentor = OpenAIInstrumentor()
+    state = {"on": False}
+
+    def toggle(on: bool) -> None:  # only when the variant changes, once per block
+        if on and not state["on"]:
+            instrumentor.instrument(tracer_provider=handle.tracer_provider)
+        elif not on and state["on"]:
+            instrumentor.uninstrument()
+        state["on"] = on
+
+    def create() -> Any:
+        return client.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES)
+
+    def bare() -> None:
+        toggle(False)
+        create()
+
+    def floor() -> None:
+        toggle(False)
+        with floor_tracer.start_as_current_span("chat gpt-4o-mini"):
+            create()
+        floor_exporter.clear()
+
+    def ours() -> None:
+        toggle(True)
+        create()
+
+    def ours_stored() -> None:
+        toggle(True)
+        create()
+        handle.force_flush()  # the session written before the next call
+
+    session_id = f"bench-openai-{calls}"
+    with asm.session(session_id):
+        result = interleaved(
+            {"bare": bare, "floor": floor, "ours": ours, "ours_stored": ours_stored},
+            calls=calls,
+            repeats=repeats,
+            warmup=20,
+        )
+    toggle(False)
+    stored = store.get(session_id)
+    return result, len(stored.events) if stored else 0
+
+
+def call_rows(title: str, result: dict[str, float], recorded: int) -> list[str]:
+    floor_added = result["floor"] - result["bare"]
+    rows = [
+        f"{title}: bare call {result['bare']:.0f} µs; {recorded:,} events recorded.",
+        "",
+        "| variant | added µs per call | vs the raw-span floor |",
+        "|---|---:|---:|",
+        f"| raw OTel span around `create()` (floor) | {floor_added:.1f} | 1.00× |",
+    ]
+    for key, label in (
+        ("ours", "`OpenAIInstrumentor` (span; session written in the background)"),
+        ("ours_stored", "`OpenAIInstrumentor` + session written before the next call"),
+    ):
+        added = result[key] - result["bare"]
+        rows.append(f"| {label} | {added:.1f} | {added / floor_added:.2f}× |")
+    return rows
+
+
+def _chunk(delta: dict[str, Any]) -> ChatCompletionChunk:
+    return ChatCompletionChunk.model_validate(
+        {
+            "id": "chatcmpl-1",
+            "object": "chat.completion.chunk",
+            "created": 1,
+            "model": "gpt-4o-mini",
+            "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": None}],
+        }
+    )
+
+
+class _Stream:
+    """The part of ``openai.Stream`` the proxy uses: iteration."""
+
+    def __init__(self, items: list[ChatCompletionChunk]) -> None:
+        self._it: Iterator[ChatCompletionChunk] = iter(items)
+
+    def __iter__(self) -> _Stream:
+        return self
+
+    def __next__(self) -> ChatCompletionChunk:
+        return next(self._it)
+
+
+def bench_chunks(n: int = 1000, rounds: int = 200) -> list[str]:
+    tracer = TracerProvider().get_tracer("chunks")
+    kinds: dict[str, list[ChatCompletionChunk]] = {
+        "text deltas": [_chunk({"content": f"tok{i} "}) for i in range(n)],
+        "tool-call argument deltas (3 parallel calls)": [
+            _chunk({"tool_calls": [{"index": i % 3, "function": {"arguments": "ab"}}]})
+            for i in range(n)
+        ],
+    }
+
+    def bare(items: list[ChatCompletionChunk]) -> int:
+        stream = _Stream(items)
+        start = time.thread_time_ns()
+        for _ in stream:
+            pass
+        return time.thread_time_ns() - start
+
+    def proxied(items: list[ChatCompletionChunk]) -> int:
+        span = tracer.start_span("chat")
+        proxy = SyncStreamProxy(_Stream(items), span, ChatAccumulator(lambda: None, "gpt-4o-mini"))
+        start = time.thread_time_ns()
+        for _ in proxy:
+            pass  # the proxy finalizes (ends the span) on exhaustion, inside the timing
+        return time.thread_time_ns() - start
+
+    rows = ["| chunks | added ns per chunk (median) | p25 | p75 |", "|---|---:|---:|---:|"]
+    for name, items in kinds.items():
+        diffs: list[float] = []
+        for _ in range(rounds):
+            diffs.append((proxied(items) - bare(items)) / n)
+        q = statistics.quantiles(diffs, n=4)
+        rows.append(f"| {name} | {statistics.median(diffs):,.0f} | {q[0]:,.0f} | {q[2]:,.0f} |")
+    rows.append("")
+    rows.append(
+        "Per chunk includes the stream's end (span attributes, usage counted when the "
+        "stream carried none) spread over the 1,000 chunks."
+    )
+    return rows
+
+
+def main() -> str:
+    store = InMemorySessionStore()
+    handle = asm.configure(store=store, tracer_provider=TracerProvider())
+    try:
+        in_process = call_rows(
+            "The instrumentation's own cost (wrapper around a `create` returning a recorded "
+            "response)",
+            *bench_wrapper(handle, store),
+        )
+        with LocalOpenAIServer() as server:
+            client = openai.OpenAI(base_url=server.base_url, api_key="test", max_retries=0)
+            over_http = call_rows(
+                "Over HTTP to the local server (noisier)",
+                *bench_calls(client, handle, store, calls=100, repeats=21),
+            )
+    finally:
+        handle.shutdown()
+    return "\n".join(
+        [
+            "### Non-streaming calls",
+            *in_process,
+            "",
+            *over_http,
+            "",
+            PEERS_NOTE,
+            "",
+            "### Stream proxy, per chunk (in-process)",
+            *bench_chunks(),
+        ]
+    )
+
+
+if __name__ == "__main__":
+    print(main())
