@@ -283,6 +283,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             code: int = args.handler(store, args, out, err)
         finally:
             store.close()
+    except BrokenPipeError:
+        # The reader (| head) went away: not an error; keep Python's exit quiet.
+        # (Before OSError, of which it is a subclass.)
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_OK
     except _Fail as exc:
         err.write(f"a2a-sessions: {exc}\n")
         return exc.code
@@ -298,10 +303,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SessionCorruptedError as exc:
         err.write(f"a2a-sessions: stored data cannot be read: {exc}\n")
         return EXIT_CORRUPTED
-    except BrokenPipeError:
-        # The reader (| head) went away: not an error; keep Python's exit quiet.
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return EXIT_OK
     return code
 
 

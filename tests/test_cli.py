@@ -297,3 +297,36 @@ def test_hostile_session_ids_round_trip(tmp_path: Path) -> None:
     exported = run_cli("export", "a/b\\c", "--html", str(out), cwd=tmp_path)
     assert exported.returncode == 0, exported.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["r.html", "sessions"]
+
+
+def test_output_cut_short_by_a_closed_pipe_is_not_an_error(tmp_path: Path) -> None:
+    """`a2a-sessions list --json | head -1`: the reader leaving is not a store error."""
+    import subprocess
+    import sys
+
+    from a2a_session_manager.models import Session
+    from a2a_session_manager.storage import create_file_session_store
+
+    store = create_file_session_store(directory=tmp_path)
+    for i in range(300):
+        store.save(Session(id=f"s-{i:03d}"))
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "a2a_session_manager.cli",
+            "--store",
+            f"file://{tmp_path}",
+            "list",
+            "--json",
+            "--no-progress",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert proc.stdout is not None
+    proc.stdout.readline()
+    proc.stdout.close()  # the reader goes away mid-output
+    _, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 0
+    assert b"store unavailable" not in stderr
