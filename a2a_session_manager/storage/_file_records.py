@@ -228,7 +228,6 @@ def session_from_log(data: bytes, session_id: str, where: str) -> Session | None
     return session
 
 
-
 def _first_bad(payloads: list[bytes], linenos: list[int], model: type[Any]) -> int:
     for payload, lineno in zip(payloads, linenos, strict=True):
         try:

@@ -44,9 +44,7 @@ def validate_session_id(session_id: object) -> str:
     as raw paths.
     """
     if not isinstance(session_id, str):
-        raise InvalidSessionIdError(
-            f"session id must be a str, got {type(session_id).__name__}"
-        )
+        raise InvalidSessionIdError(f"session id must be a str, got {type(session_id).__name__}")
     if not session_id:
         raise InvalidSessionIdError("session id must not be empty")
     try:

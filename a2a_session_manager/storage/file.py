@@ -42,6 +42,7 @@ from a2a_session_manager.storage.errors import (
     StoreUnavailableError,
     validate_session_id,
 )
+from a2a_session_manager.storage.serialization import gc_paused
 
 logger = logging.getLogger(__name__)
 
@@ -182,7 +183,8 @@ class FileSessionStore(BaseSessionStore):
         data = self._io(read_log, path)
         if data is None:
             return None
-        return records.session_from_log(data, session_id, path)
+        with gc_paused():
+            return records.session_from_log(data, session_id, path)
 
     def exists(self, session_id: str) -> bool:
         path = self._path_or_none(session_id)

@@ -41,6 +41,7 @@ from a2a_session_manager.storage.errors import (
 )
 from a2a_session_manager.storage.serialization import (
     events_from_json_lines,
+    gc_paused,
     runs_from_json_lines,
     to_json,
 )
@@ -321,7 +322,8 @@ class RedisSessionStore(BaseSessionStore):
         if not meta:
             return None
         try:
-            session = self._decode(session_id, meta, props, state, events, runs, children)
+            with gc_paused():
+                session = self._decode(session_id, meta, props, state, events, runs, children)
         except (ValueError, KeyError, TypeError) as exc:
             # ValueError covers JSON, UTF-8 and pydantic validation errors.
             raise SessionCorruptedError(
