@@ -7,6 +7,8 @@ Run: python -m benchmarks.bench_storage   (writes its table to stdout as Markdow
 from __future__ import annotations
 
 import json
+import os
+import subprocess
 import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -165,6 +167,38 @@ def bench_tokens() -> list[str]:
         "|---|---:|---:|---:|",
         f"| raw tiktoken `encode` | {result['raw']:,.0f} | {raw_per_s:,.0f} | 1.00× |",
         f"| `count_tokens` | {result['ours']:,.0f} | {tokens_per_s:,.0f} | {ratio:.2f}× |",
+    ]
+
+
+PEER_VENVS = Path(os.environ.get("A2A_PEER_VENVS", "/tmp/peers"))
+
+
+def bench_seed(venvs: Path = PEER_VENVS) -> list[str]:
+    """The original library (0.1.3) in its own venv, measured in this same run."""
+    python = venvs / "seed" / "bin" / "python"
+    if not python.exists():
+        return [
+            f"(original 0.1.3 not measured: no venv at {python.parent.parent}; "
+            "`bash benchmarks/peers/install.sh` makes it)"
+        ]
+    script = Path(__file__).with_name("peers") / "seed_storage.py"
+    proc = subprocess.run(
+        [str(python), str(script)],
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
+        cwd=tempfile.gettempdir(),  # never import our package from this checkout
+    )
+    if proc.returncode != 0:
+        return [f"(original 0.1.3 failed: {proc.stderr.strip().splitlines()[-1:]})"]
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    appends = result["append_us"]
+    return [
+        "| original 0.1.3, file store, same run | 10 events | 1,000 | 10,000 | cold get 10,000 |",
+        "|---|---:|---:|---:|---:|",
+        f"| append 1 event + save | {appends['10']:,.0f} µs | {appends['1000']:,.0f} µs "
+        f"| {appends['10000']:,.0f} µs | {result['cold_get_ms']:.1f} ms |",
     ]
 
 

@@ -3,7 +3,8 @@
 set -euo pipefail
 DIR=${1:-/tmp/peers}
 mkdir -p "$DIR" && cd "$DIR"
-for v in otelv2 openinference logfire langfuse openllmetry; do python3 -m venv $v; done
+for v in otelv2 openinference logfire langfuse openllmetry seed; do python3 -m venv $v; done
+seed/bin/pip install -q "a2a-session-manager==0.1.3"  # the original library, for bench_storage
 otelv2/bin/pip install -q opentelemetry-instrumentation-openai-v2 opentelemetry-sdk openai httpx "opentelemetry-util-genai==1.1b0"
 openinference/bin/pip install -q openinference-instrumentation-openai opentelemetry-sdk openai
 logfire/bin/pip install -q logfire openai
