@@ -17,10 +17,12 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
+from uuid import uuid4
 
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.trace import StatusCode
+from pydantic import BaseModel
 
 from a2a_session_manager.models.event_source import EventSource
 from a2a_session_manager.models.event_type import EventType
@@ -29,6 +31,7 @@ from a2a_session_manager.models.session_metadata import SessionMetadata
 from a2a_session_manager.models.session_run import RunStatus, SessionRun
 from a2a_session_manager.models.token_usage import TokenUsage
 from a2a_session_manager.sdk import semconv
+from a2a_session_manager.sdk._deferred_content import deferred_content
 from a2a_session_manager.sdk._guard import log_internal_error
 from a2a_session_manager.sdk._json import from_json_text
 from a2a_session_manager.storage.changes import SessionChanges, merge_metadata
@@ -88,7 +91,24 @@ def _timing(span: ReadableSpan) -> dict[str, Any]:
 
 
 _RUN_FIELDS = tuple(SessionRun.model_fields)
+_USAGE_FIELDS = tuple(TokenUsage.model_fields)
+_EVENT_FIELDS = tuple(SessionEvent.model_fields)
+# What validation marks as set when the mapper builds these with keywords.
+_USAGE_SET = frozenset(_USAGE_FIELDS) - {"total_tokens", "estimated_cost_usd"}
+_EVENT_SET = frozenset(_EVENT_FIELDS) - {"id"}
 _set_attribute = object.__setattr__
+_Model = TypeVar("_Model", bound=BaseModel)
+
+
+def _trusted(model: type[_Model], values: dict[str, Any], fields_set: Iterable[str]) -> _Model:
+    """An instance of ``model`` holding ``values`` (every field, in field
+    order, already valid) without running validation."""
+    instance = model.__new__(model)
+    _set_attribute(instance, "__dict__", values)
+    _set_attribute(instance, "__pydantic_fields_set__", set(fields_set))
+    _set_attribute(instance, "__pydantic_extra__", None)
+    _set_attribute(instance, "__pydantic_private__", None)
+    return instance
 
 
 def trusted_run(values: dict[str, Any]) -> SessionRun:
@@ -97,12 +117,65 @@ def trusted_run(values: dict[str, Any]) -> SessionRun:
     outermost run builds one of these on the caller's thread."""
     if tuple(values) != _RUN_FIELDS:  # a field added to the model: take the slow road
         return SessionRun.model_construct(**values)
-    run = SessionRun.__new__(SessionRun)
-    _set_attribute(run, "__dict__", values)
-    _set_attribute(run, "__pydantic_fields_set__", set(_RUN_FIELDS))
-    _set_attribute(run, "__pydantic_extra__", None)
-    _set_attribute(run, "__pydantic_private__", None)
-    return run
+    return _trusted(SessionRun, values, _RUN_FIELDS)
+
+
+def trusted_usage(
+    *,
+    prompt_tokens: int,
+    completion_tokens: int,
+    cached_input_tokens: int,
+    reasoning_tokens: int,
+    model: str,
+    source: str,
+) -> TokenUsage:
+    """``TokenUsage(...)`` for counts the mapper made non-negative ints, with
+    the total and the cost derived as its validator derives them."""
+    values: dict[str, Any] = {
+        "prompt_tokens": prompt_tokens,
+        "completion_tokens": completion_tokens,
+        "cached_input_tokens": cached_input_tokens,
+        "reasoning_tokens": reasoning_tokens,
+        "total_tokens": prompt_tokens + completion_tokens,
+        "model": model,
+        "estimated_cost_usd": None,
+        "source": source,
+    }
+    if tuple(values) != _USAGE_FIELDS:  # the model changed: validate
+        del values["total_tokens"], values["estimated_cost_usd"]
+        return TokenUsage(**values)
+    usage = _trusted(TokenUsage, values, _USAGE_SET)
+    if model:
+        values["estimated_cost_usd"] = usage.calculate_cost()
+    return usage
+
+
+def trusted_event(
+    *,
+    message: Any,
+    source: EventSource,
+    type: EventType,
+    task_id: str | None,
+    timestamp: datetime,
+    metadata: dict[str, Any],
+    token_usage: TokenUsage | None = None,
+) -> SessionEvent:
+    """``SessionEvent(...)`` for values the mapper built valid (an aware UTC
+    ``timestamp``, enum members, a fresh ``metadata`` dict of JSON values)."""
+    values: dict[str, Any] = {
+        "id": uuid4().hex,
+        "timestamp": timestamp,
+        "message": message,
+        "task_id": task_id,
+        "type": type,
+        "source": source,
+        "metadata": metadata,
+        "token_usage": token_usage,
+    }
+    if tuple(values) != _EVENT_FIELDS:  # the model changed: validate
+        del values["id"]
+        return SessionEvent(**values)
+    return _trusted(SessionEvent, values, _EVENT_SET)
 
 
 def span_attributes(span: ReadableSpan) -> Mapping[str, Any]:
@@ -116,6 +189,27 @@ def span_attributes(span: ReadableSpan) -> Mapping[str, Any]:
     if type(plain) is dict:
         return plain
     return span.attributes or {}
+
+
+_MESSAGE_ATTRIBUTES = (semconv.GEN_AI_INPUT_MESSAGES, semconv.GEN_AI_OUTPUT_MESSAGES)
+
+
+def chat_content(span: ReadableSpan, attrs: Mapping[str, Any]) -> Mapping[str, Any]:
+    """Where a chat span's messages are: its attributes (JSON text, the
+    reference form), or, when content stayed off the span, what the
+    instrumentation left to build now (``sdk._deferred_content``: the same
+    messages as plain values)."""
+    if all(key in attrs for key in _MESSAGE_ATTRIBUTES):
+        return attrs
+    producer = deferred_content(span)
+    if producer is None:
+        return attrs
+    try:
+        content = producer()
+    except Exception:
+        log_internal_error("building a chat span's messages")
+        return attrs
+    return {**content, **{k: attrs[k] for k in _MESSAGE_ATTRIBUTES if k in attrs}}
 
 
 def _span_id(span: ReadableSpan) -> str:
@@ -342,8 +436,9 @@ class SpanMapper:
         run_id = attrs.get(semconv.A2A_RUN_ID)
         task_id = run_id if isinstance(run_id, str) else None
         span_id = _span_id(span)
-        inputs = self._redact_structured(_messages(attrs.get(semconv.GEN_AI_INPUT_MESSAGES)))
-        outputs = self._redact_structured(_messages(attrs.get(semconv.GEN_AI_OUTPUT_MESSAGES)))
+        messages = chat_content(span, attrs)
+        inputs = self._redact_structured(_messages(messages.get(semconv.GEN_AI_INPUT_MESSAGES)))
+        outputs = self._redact_structured(_messages(messages.get(semconv.GEN_AI_OUTPUT_MESSAGES)))
 
         last_assistant = -1
         requested: dict[str, tuple[str, Any]] = {}  # call id -> (name, arguments) in the request
@@ -371,7 +466,7 @@ class SpanMapper:
                     state.user_texts.remove(content)  # already recorded by record_event
                     continue
                 changes.events.append(
-                    SessionEvent(
+                    trusted_event(
                         message=content if self.capture_content else None,
                         source=EventSource.USER,
                         type=EventType.MESSAGE,
@@ -429,7 +524,7 @@ class SpanMapper:
         finish_reasons = attrs.get(semconv.GEN_AI_RESPONSE_FINISH_REASONS)
         if finish_reasons:
             metadata["finish_reasons"] = list(finish_reasons)
-        event = SessionEvent(
+        event = trusted_event(
             message=llm_message if self.capture_content else None,
             source=EventSource.LLM,
             type=EventType.MESSAGE,
@@ -460,7 +555,7 @@ class SpanMapper:
         if input_tokens is None and output_tokens is None:
             return None
         source = attrs.get(semconv.A2A_USAGE_SOURCE)
-        return TokenUsage(
+        return trusted_usage(
             prompt_tokens=input_tokens or 0,
             completion_tokens=output_tokens or 0,
             cached_input_tokens=_int(attrs, semconv.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS) or 0,
@@ -563,7 +658,7 @@ class SpanMapper:
         if parent_event_id is not None:
             metadata["parent_event_id"] = parent_event_id
         changes.events.append(
-            SessionEvent(
+            trusted_event(
                 message=message,
                 source=EventSource.TOOL,
                 type=EventType.TOOL_CALL,

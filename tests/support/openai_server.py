@@ -9,7 +9,9 @@ Fixtures:
   ``openai.AsyncOpenAI`` clients pointed at it (``api_key="test"``, ``max_retries=0``).
 - ``openai_spans``: ``OpenAIInstrumentor`` instrumented with its own
   ``TracerProvider`` whose spans go to the returned ``InMemorySpanExporter``;
-  uninstrumented after the test.
+  uninstrumented after the test. Message content is on the spans
+  (``OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT=true``, the
+  conventions' opt-in; without it content goes to the session store only).
 """
 
 from __future__ import annotations
@@ -49,7 +51,8 @@ async def async_openai_client(
 
 
 @pytest.fixture
-def openai_spans() -> Iterator[InMemorySpanExporter]:
+def openai_spans(monkeypatch: pytest.MonkeyPatch) -> Iterator[InMemorySpanExporter]:
+    monkeypatch.setenv("OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT", "true")
     exporter = InMemorySpanExporter()
     provider = TracerProvider()
     provider.add_span_processor(SimpleSpanProcessor(exporter))

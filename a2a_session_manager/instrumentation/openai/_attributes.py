@@ -16,7 +16,6 @@ from a2a_session_manager.instrumentation.openai._messages import (
     responses_input_messages,
     responses_output_messages,
     system_instructions,
-    to_json,
 )
 from a2a_session_manager.instrumentation.openai._usage import usage_attributes
 from a2a_session_manager.sdk import semconv
@@ -94,7 +93,8 @@ def _common_request(attributes: Attributes, kwargs: Mapping[str, Any]) -> None:
         attributes[semconv.OPENAI_REQUEST_SERVICE_TIER] = tier
 
 
-def chat_request_attributes(kwargs: Mapping[str, Any], messages: Any) -> Attributes:
+def chat_request_attributes(kwargs: Mapping[str, Any]) -> Attributes:
+    """Request attributes without content (see :func:`chat_request_content`)."""
     attributes: Attributes = {}
     _common_request(attributes, kwargs)
     max_tokens = kwargs.get("max_completion_tokens")
@@ -122,24 +122,35 @@ def chat_request_attributes(kwargs: Mapping[str, Any], messages: Any) -> Attribu
             attributes[semconv.GEN_AI_OUTPUT_TYPE] = semconv.OUTPUT_TYPE_JSON
         elif kind == "text":
             attributes[semconv.GEN_AI_OUTPUT_TYPE] = semconv.OUTPUT_TYPE_TEXT
-    if isinstance(messages, list | tuple):
-        attributes[semconv.GEN_AI_INPUT_MESSAGES] = to_json(chat_input_messages(messages))
     return attributes
 
 
+def chat_request_content(messages: Any) -> Attributes:
+    """The request's messages (a snapshot of ``messages``) as content attributes."""
+    if isinstance(messages, list | tuple):
+        return {semconv.GEN_AI_INPUT_MESSAGES: chat_input_messages(messages)}
+    return {}
+
+
 def responses_request_attributes(kwargs: Mapping[str, Any]) -> Attributes:
+    """Request attributes without content (see :func:`responses_request_content`)."""
     attributes: Attributes = {}
     _common_request(attributes, kwargs)
     max_tokens = kwargs.get("max_output_tokens")
     if _is_int(max_tokens):
         attributes[semconv.GEN_AI_REQUEST_MAX_TOKENS] = max_tokens
-    input_value = kwargs.get("input")
-    if isinstance(input_value, str | list | tuple):
-        attributes[semconv.GEN_AI_INPUT_MESSAGES] = to_json(responses_input_messages(input_value))
-    instructions = system_instructions(kwargs.get("instructions"))
-    if instructions is not None:
-        attributes[semconv.GEN_AI_SYSTEM_INSTRUCTIONS] = to_json(instructions)
     return attributes
+
+
+def responses_request_content(instructions: Any, input_value: Any) -> Attributes:
+    """The request's input and instructions as content attributes."""
+    content: Attributes = {}
+    if isinstance(input_value, str | list | tuple):
+        content[semconv.GEN_AI_INPUT_MESSAGES] = responses_input_messages(input_value)
+    system = system_instructions(instructions)
+    if system is not None:
+        content[semconv.GEN_AI_SYSTEM_INSTRUCTIONS] = system
+    return content
 
 
 def _response_identity(attributes: Attributes, response: Any) -> None:
@@ -155,7 +166,7 @@ def _response_identity(attributes: Attributes, response: Any) -> None:
 
 
 def chat_response_attributes(response: Any) -> Attributes:
-    """Attributes of a (non-streamed) ``ChatCompletion``."""
+    """Attributes of a (non-streamed) ``ChatCompletion``, without content."""
     attributes: Attributes = {}
     _response_identity(attributes, response)
     fingerprint = field(response, "system_fingerprint")
@@ -165,9 +176,14 @@ def chat_response_attributes(response: Any) -> Attributes:
     reasons = [str(r) for r in (field(c, "finish_reason") for c in choices) if r is not None]
     if reasons:
         attributes[semconv.GEN_AI_RESPONSE_FINISH_REASONS] = reasons
-    attributes[semconv.GEN_AI_OUTPUT_MESSAGES] = to_json(chat_output_messages(choices))
     attributes.update(usage_attributes(field(response, "usage")))
     return attributes
+
+
+def chat_response_content(response: Any) -> Attributes:
+    """The output messages of a ``ChatCompletion`` as content attributes."""
+    choices = field(response, "choices") or ()
+    return {semconv.GEN_AI_OUTPUT_MESSAGES: chat_output_messages(choices)}
 
 
 def responses_finish_reason(response: Any) -> str:
@@ -185,15 +201,21 @@ def responses_finish_reason(response: Any) -> str:
 
 
 def responses_response_attributes(response: Any) -> Attributes:
-    """Attributes of a Responses ``response`` object (returned, or the last stream event's)."""
+    """Attributes of a Responses ``response`` object (returned, or the last stream
+    event's), without content."""
     attributes: Attributes = {}
     _response_identity(attributes, response)
     reason = responses_finish_reason(response)
     attributes[semconv.GEN_AI_RESPONSE_FINISH_REASONS] = [reason]
-    output = field(response, "output") or ()
-    attributes[semconv.GEN_AI_OUTPUT_MESSAGES] = to_json(responses_output_messages(output, reason))
     attributes.update(usage_attributes(field(response, "usage")))
     return attributes
+
+
+def responses_response_content(response: Any) -> Attributes:
+    """The output of a Responses ``response`` as content attributes."""
+    output = field(response, "output") or ()
+    reason = responses_finish_reason(response)
+    return {semconv.GEN_AI_OUTPUT_MESSAGES: responses_output_messages(output, reason)}
 
 
 def error_attributes(error: BaseException) -> Attributes:

@@ -33,9 +33,19 @@ def field(obj: Any, name: str) -> Any:
     return value
 
 
+_mapping_types: dict[type, bool] = {}
+
+
 def _is_mapping_type(cls: type) -> bool:
-    # Checked on the type's attributes, not with the (slow) Mapping ABC.
-    return hasattr(cls, "__getitem__") and hasattr(cls, "keys") and hasattr(cls, "get")
+    # Checked on the type's attributes, not with the (slow) Mapping ABC, once
+    # per type: ``hasattr`` on a pydantic model class goes through its
+    # metaclass's ``__getattr__``.
+    known = _mapping_types.get(cls)
+    if known is None:
+        known = _mapping_types[cls] = (
+            hasattr(cls, "__getitem__") and hasattr(cls, "keys") and hasattr(cls, "get")
+        )
+    return known
 
 
 def parse_arguments(arguments: Any) -> Any:
@@ -74,6 +84,43 @@ def to_json(value: Any) -> str:
         return json.dumps(value, ensure_ascii=False, default=_fallback)
     except (ValueError, TypeError, RecursionError):
         return json.dumps(repr(value), ensure_ascii=False)
+
+
+class _NotPlain(Exception):
+    pass
+
+
+_SCALARS = frozenset({str, int, float, bool, type(None)})
+
+
+def _plain_copy(value: Any) -> Any:
+    kind = type(value)
+    if kind in _SCALARS:
+        return value
+    if kind is dict:
+        copy = {}
+        for key, item in value.items():
+            if type(key) is not str:
+                raise _NotPlain
+            copy[key] = _plain_copy(item)
+        return copy
+    if kind is list:
+        return [_plain_copy(item) for item in value]
+    raise _NotPlain
+
+
+def plain_json(value: Any) -> Any:
+    """What ``json.loads(to_json(value))`` gives, without the text in between
+    when ``value`` holds only JSON's own types (the common case).
+
+    Containers are always fresh copies: a redaction hook may edit what it is
+    given, and a user's own dict (tool-call arguments passed as a dict) must
+    not change with it.
+    """
+    try:
+        return _plain_copy(value)
+    except (_NotPlain, RecursionError):
+        return json.loads(to_json(value))
 
 
 def text_part(text: str) -> Part:

@@ -1,4 +1,5 @@
-"""Ending a ``chat`` span: the response's attributes (guarded), then the error, then ``end``."""
+"""Ending a ``chat`` span: the response's attributes and the call's content
+(guarded), then the error, then ``end``, in one ``set_attributes``."""
 
 from __future__ import annotations
 
@@ -9,25 +10,58 @@ from opentelemetry.trace import Span, Status, StatusCode
 
 from a2a_session_manager.instrumentation.openai._attributes import error_attributes
 from a2a_session_manager.instrumentation.openai._guard import log_internal_error
+from a2a_session_manager.instrumentation.openai._messages import plain_json, to_json
+from a2a_session_manager.sdk._deferred_content import (
+    ContentProducer,
+    content_on_spans,
+    defer_content,
+)
+
+
+def _plain(content: ContentProducer) -> ContentProducer:
+    def produce() -> dict[str, Any]:
+        return {key: plain_json(value) for key, value in content().items()}
+
+    return produce
+
+
+def _record_content(span: Span, content: ContentProducer, attributes: dict[str, Any]) -> None:
+    """The call's messages: as JSON attributes when spans carry content (the
+    conventions' opt-in), else handed to the session mapper to build later."""
+    if not content_on_spans() and defer_content(span, _plain(content)):
+        return
+    for key, value in content().items():
+        attributes[key] = to_json(value)
 
 
 def end_span(
     span: Span,
     attributes: Callable[[], dict[str, Any]] | None = None,
     error: BaseException | None = None,
+    content: ContentProducer | None = None,
 ) -> None:
-    """Set what the response says, mark ``error`` (an ``Exception``), end the span.
+    """Set what the response says, record ``content`` (structured messages),
+    mark ``error`` (an ``Exception``), end the span.
 
     A failure to read the response is ours: it is logged, never raised, and the
     span still ends.
     """
+    values: dict[str, Any] = {}
     if attributes is not None:
         try:
-            span.set_attributes(attributes())
+            values = attributes()
         except Exception:
             log_internal_error("reading the OpenAI response")
+    if content is not None:
+        try:
+            _record_content(span, content, values)
+        except Exception:
+            log_internal_error("reading the call's messages")
     if isinstance(error, Exception):
-        span.set_attributes(error_attributes(error))
+        values.update(error_attributes(error))
+    if values:
+        span.set_attributes(values)
+    if isinstance(error, Exception):
         span.record_exception(error)
         span.set_status(Status(StatusCode.ERROR, f"{type(error).__qualname__}: {error}"))
     span.end()

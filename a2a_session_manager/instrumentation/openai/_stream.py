@@ -23,12 +23,12 @@ from opentelemetry.trace import Span
 
 from a2a_session_manager.instrumentation.openai._attributes import (
     responses_response_attributes,
+    responses_response_content,
 )
 from a2a_session_manager.instrumentation.openai._guard import log_internal_error
 from a2a_session_manager.instrumentation.openai._messages import (
     assistant_message,
     field,
-    to_json,
 )
 from a2a_session_manager.instrumentation.openai._spans import end_span
 from a2a_session_manager.instrumentation.openai._usage import (
@@ -36,6 +36,7 @@ from a2a_session_manager.instrumentation.openai._usage import (
     usage_attributes,
 )
 from a2a_session_manager.sdk import semconv
+from a2a_session_manager.sdk._deferred_content import ContentProducer
 
 logger = logging.getLogger(__name__)
 
@@ -44,6 +45,8 @@ class Accumulator(Protocol):
     def add(self, item: Any) -> None: ...
 
     def attributes(self) -> dict[str, Any]: ...
+
+    def content(self) -> dict[str, Any]: ...
 
 
 # The request's prompt as chat messages, read only if usage must be counted.
@@ -155,10 +158,6 @@ class ChatAccumulator:
         reasons = [c.finish_reason for c in choices if c.finish_reason is not None]
         if reasons:
             attributes[semconv.GEN_AI_RESPONSE_FINISH_REASONS] = reasons
-        messages = [
-            assistant_message("".join(c.text), c.calls_list(), c.finish_reason) for c in choices
-        ]
-        attributes[semconv.GEN_AI_OUTPUT_MESSAGES] = to_json(messages)
         usage = usage_attributes(self.usage)
         if not usage:
             text = "".join("".join(c.text) for c in choices)
@@ -166,6 +165,13 @@ class ChatAccumulator:
             usage = _counted(self.model or self.request_model, self.prompt, text, calls)
         attributes.update(usage)
         return attributes
+
+    def content(self) -> dict[str, Any]:
+        choices = [state for _, state in sorted(self.choices.items())]
+        messages = [
+            assistant_message("".join(c.text), c.calls_list(), c.finish_reason) for c in choices
+        ]
+        return {semconv.GEN_AI_OUTPUT_MESSAGES: messages}
 
 
 class ResponsesAccumulator:
@@ -205,11 +211,19 @@ class ResponsesAccumulator:
         model = field(self.started, "model")
         if isinstance(model, str):
             attributes[semconv.GEN_AI_RESPONSE_MODEL] = model
-        calls = [(field(c, "call_id"), field(c, "name"), field(c, "arguments")) for c in self.calls]
         text = "".join(self.text)
-        attributes[semconv.GEN_AI_OUTPUT_MESSAGES] = to_json([assistant_message(text, calls, None)])
+        calls = self._calls()
         attributes.update(_counted(model or self.request_model, self.prompt, text, calls))
         return attributes
+
+    def _calls(self) -> list[tuple[Any, Any, Any]]:
+        return [(field(c, "call_id"), field(c, "name"), field(c, "arguments")) for c in self.calls]
+
+    def content(self) -> dict[str, Any]:
+        if self.response is not None:
+            return responses_response_content(self.response)
+        message = assistant_message("".join(self.text), self._calls(), None)
+        return {semconv.GEN_AI_OUTPUT_MESSAGES: [message]}
 
 
 class _Broken:
@@ -226,24 +240,46 @@ class _Broken:
     def attributes(self) -> dict[str, Any]:
         return self.inner.attributes()
 
+    def content(self) -> dict[str, Any]:
+        return self.inner.content()
+
 
 class _StreamState:
     """One stream's span, accumulator and the wrapped stream's step function."""
 
-    __slots__ = ("accumulator", "add", "finished", "span", "step")
+    __slots__ = ("accumulator", "add", "finished", "request_content", "span", "step")
 
-    def __init__(self, span: Span, accumulator: Accumulator, step: Any) -> None:
+    def __init__(
+        self,
+        span: Span,
+        accumulator: Accumulator,
+        step: Any,
+        request_content: ContentProducer | None,
+    ) -> None:
         self.span = span
         self.accumulator = accumulator
         self.add = accumulator.add
         self.step = step  # the wrapped stream's bound __next__ / __anext__
+        self.request_content = request_content
         self.finished = False
 
     def finish(self, error: BaseException | None = None) -> None:
         if self.finished:
             return
         self.finished = True
-        end_span(self.span, self.accumulator.attributes, error)
+        end_span(self.span, self.accumulator.attributes, error, self._content())
+
+    def _content(self) -> ContentProducer:
+        # Closes over the request and the accumulator only: a deferred
+        # producer must not keep the stream (and its connection) alive.
+        request, accumulator = self.request_content, self.accumulator
+
+        def content() -> dict[str, Any]:
+            values = request() if request is not None else {}
+            values.update(accumulator.content())
+            return values
+
+        return content
 
     def failed_chunk(self) -> None:
         # Stop reading chunks after the first failure; the span still ends.
@@ -257,9 +293,17 @@ class _StreamProxy(wrapt.ObjectProxy):  # type: ignore[misc,type-arg]
 
     _step_name = "__next__"
 
-    def __init__(self, wrapped: Any, span: Span, accumulator: Accumulator) -> None:
+    def __init__(
+        self,
+        wrapped: Any,
+        span: Span,
+        accumulator: Accumulator,
+        request_content: ContentProducer | None = None,
+    ) -> None:
         super().__init__(wrapped)
-        self._self_state = _StreamState(span, accumulator, getattr(wrapped, self._step_name))
+        self._self_state = _StreamState(
+            span, accumulator, getattr(wrapped, self._step_name), request_content
+        )
 
     def __del__(self) -> None:
         # A stream dropped half read: end its span with what arrived.

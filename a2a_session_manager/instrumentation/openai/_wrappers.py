@@ -24,10 +24,14 @@ from pydantic import BaseModel
 
 from a2a_session_manager.instrumentation.openai._attributes import (
     chat_request_attributes,
+    chat_request_content,
     chat_response_attributes,
+    chat_response_content,
     client_attributes,
     responses_request_attributes,
+    responses_request_content,
     responses_response_attributes,
+    responses_response_content,
 )
 from a2a_session_manager.instrumentation.openai._guard import internal_errors, log_internal_error
 from a2a_session_manager.instrumentation.openai._spans import end_span
@@ -40,94 +44,170 @@ from a2a_session_manager.instrumentation.openai._stream import (
     SyncStreamProxy,
 )
 from a2a_session_manager.instrumentation.openai._usage import chat_prompt, responses_prompt
+from a2a_session_manager.sdk._deferred_content import ContentProducer
 
 Wrapper = Callable[[Callable[..., Any], Any, tuple[Any, ...], dict[str, Any]], Any]
 
 
 @dataclass
 class _Api:
-    """What differs between chat completions and responses."""
+    """What differs between chat completions and responses.
+
+    Content (messages) is kept apart from the other attributes: it is built
+    from ``snapshot``, taken when the call starts (agents append to the same
+    list for the next call), and turned into attributes when the span ends,
+    or later by the session mapper (``sdk._deferred_content``).
+    """
 
     request_attributes: Callable[[dict[str, Any]], dict[str, Any]]
+    snapshot: Callable[[dict[str, Any]], Any]
+    request_content: Callable[[Any], dict[str, Any]]
     response_attributes: Callable[[Any], dict[str, Any]]
+    response_content: Callable[[Any], dict[str, Any]]
     accumulator: Callable[[PromptReader, Any], Accumulator]
-    prompt: Callable[[dict[str, Any]], list[Mapping[str, Any]] | None]
+    prompt: Callable[[Any], list[Mapping[str, Any]] | None]
 
 
 def _chat_request(kwargs: dict[str, Any]) -> dict[str, Any]:
     messages = kwargs.get("messages")
     if messages is not None and not isinstance(messages, list | tuple):
         # A one-shot iterable (a generator) is read once here and passed on as a list.
-        messages = kwargs["messages"] = list(messages)
-    return chat_request_attributes(kwargs, messages)
+        kwargs["messages"] = list(messages)
+    return chat_request_attributes(kwargs)
 
 
-def _chat_prompt(kwargs: dict[str, Any]) -> list[Mapping[str, Any]] | None:
+def _chat_snapshot(kwargs: dict[str, Any]) -> Any:
     messages = kwargs.get("messages")
-    return chat_prompt(messages) if isinstance(messages, list | tuple) else None
+    # A shallow copy: the messages as sent, whatever the caller appends later.
+    return list(messages) if isinstance(messages, list | tuple) else None
 
 
-def _responses_prompt(kwargs: dict[str, Any]) -> list[Mapping[str, Any]] | None:
-    return responses_prompt(kwargs.get("instructions"), kwargs.get("input"))
+def _chat_prompt(messages: Any) -> list[Mapping[str, Any]] | None:
+    return chat_prompt(messages) if messages is not None else None
 
 
-CHAT = _Api(_chat_request, chat_response_attributes, ChatAccumulator, _chat_prompt)
+def _responses_snapshot(kwargs: dict[str, Any]) -> tuple[Any, Any]:
+    input_value = kwargs.get("input")
+    if isinstance(input_value, list | tuple):
+        input_value = list(input_value)
+    return kwargs.get("instructions"), input_value
+
+
+def _responses_request_content(snapshot: tuple[Any, Any]) -> dict[str, Any]:
+    return responses_request_content(*snapshot)
+
+
+def _responses_prompt(snapshot: tuple[Any, Any]) -> list[Mapping[str, Any]] | None:
+    return responses_prompt(*snapshot)
+
+
+CHAT = _Api(
+    _chat_request,
+    _chat_snapshot,
+    chat_request_content,
+    chat_response_attributes,
+    chat_response_content,
+    ChatAccumulator,
+    _chat_prompt,
+)
 RESPONSES = _Api(
     responses_request_attributes,
+    _responses_snapshot,
+    _responses_request_content,
     responses_response_attributes,
+    responses_response_content,
     ResponsesAccumulator,
     _responses_prompt,
 )
 
 
-def _start(tracer: Tracer, api: _Api, instance: Any, kwargs: dict[str, Any]) -> Span | None:
+class _Call:
+    """One call's span and what its content is built from."""
+
+    __slots__ = ("api", "model", "snapshot", "span")
+
+    def __init__(self, span: Span, api: _Api, snapshot: Any, model: Any) -> None:
+        self.span = span
+        self.api = api
+        self.snapshot = snapshot
+        self.model = model
+
+    def request_content(self) -> ContentProducer:
+        api, snapshot = self.api, self.snapshot
+        return lambda: api.request_content(snapshot)
+
+    def content(self, response: Any) -> ContentProducer:
+        api, snapshot = self.api, self.snapshot
+
+        def content() -> dict[str, Any]:
+            values = api.request_content(snapshot)
+            values.update(api.response_content(response))
+            return values
+
+        return content
+
+    def end(self, response: Any) -> None:
+        api = self.api
+        attributes = lambda: api.response_attributes(response)  # noqa: E731
+        end_span(self.span, attributes, content=self.content(response))
+
+    def fail(self, error: BaseException) -> None:
+        recording = self.span.is_recording()
+        end_span(self.span, error=error, content=self.request_content() if recording else None)
+
+
+def _start(tracer: Tracer, api: _Api, instance: Any, kwargs: dict[str, Any]) -> _Call | None:
     try:
         attributes = client_attributes(getattr(instance, "_client", None))
         attributes.update(api.request_attributes(kwargs))
         model = kwargs.get("model")
         name = f"chat {model}" if isinstance(model, str) else "chat"
-        return tracer.start_span(name, kind=SpanKind.CLIENT, attributes=attributes)
+        span = tracer.start_span(name, kind=SpanKind.CLIENT, attributes=attributes)
+        snapshot = api.snapshot(kwargs) if span.is_recording() else None
+        return _Call(span, api, snapshot, model)
     except Exception:
         log_internal_error("starting a chat span")
         return None
 
 
-def _finish(span: Span, api: _Api, kwargs: dict[str, Any], result: Any) -> Any:
+def _finish(call: _Call, result: Any) -> Any:
     """End the span from ``result``, or hand it to a stream proxy; returns what the user gets."""
+    span = call.span
     try:
         if not span.is_recording():
             span.end()
             return result
         if isinstance(result, Stream | AsyncStream):
-            return _proxy(span, api, kwargs, result)
+            return _proxy(call, result)
         if isinstance(result, LegacyAPIResponse):  # ``with_raw_response``: same call, raw result
-            return _finish_raw(span, api, kwargs, result)
+            return _finish_raw(call, result)
         if not isinstance(result, BaseModel):
             # ``with_streaming_response``: the body is the caller's to read, not ours.
-            end_span(span)
+            end_span(span, content=call.request_content())
             return result
     except Exception:
         log_internal_error("reading the OpenAI response")
         end_span(span)
         return result
-    end_span(span, lambda: api.response_attributes(result))
+    call.end(result)
     return result
 
 
-def _proxy(span: Span, api: _Api, kwargs: dict[str, Any], stream: Any) -> Any:
-    accumulator = api.accumulator(lambda: api.prompt(kwargs), kwargs.get("model"))
+def _proxy(call: _Call, stream: Any) -> Any:
+    api, snapshot = call.api, call.snapshot
+    accumulator = api.accumulator(lambda: api.prompt(snapshot), call.model)
     proxy_type = AsyncStreamProxy if isinstance(stream, AsyncStream) else SyncStreamProxy
-    return proxy_type(stream, span, accumulator)
+    return proxy_type(stream, call.span, accumulator, call.request_content())
 
 
-def _finish_raw(span: Span, api: _Api, kwargs: dict[str, Any], raw: Any) -> Any:
+def _finish_raw(call: _Call, raw: Any) -> Any:
     # The client caches what ``parse()`` returns, so parsing here costs the user
     # nothing; for a stream, the cached object becomes our proxy.
     parsed = raw.parse()
     if isinstance(parsed, Stream | AsyncStream):
-        raw._parsed_by_type[raw._cast_to] = _proxy(span, api, kwargs, parsed)
+        raw._parsed_by_type[raw._cast_to] = _proxy(call, parsed)
     else:
-        end_span(span, lambda: api.response_attributes(parsed))
+        call.end(parsed)
     return raw
 
 
@@ -137,19 +217,19 @@ def sync_wrapper(tracer: Tracer, api: _Api) -> Wrapper:
     ) -> Any:
         if not is_instrumentation_enabled():
             return wrapped(*args, **kwargs)
-        span = _start(tracer, api, instance, kwargs)
-        if span is None:
+        call = _start(tracer, api, instance, kwargs)
+        if call is None:
             return wrapped(*args, **kwargs)
-        token = otel_context.attach(trace.set_span_in_context(span))
+        token = otel_context.attach(trace.set_span_in_context(call.span))
         try:
             result = wrapped(*args, **kwargs)
         except BaseException as error:
             with internal_errors("ending a failed chat span"):
-                end_span(span, error=error)
+                call.fail(error)
             raise
         finally:
             otel_context.detach(token)
-        return _finish(span, api, kwargs, result)
+        return _finish(call, result)
 
     return traced
 
@@ -163,18 +243,18 @@ def async_wrapper(tracer: Tracer, api: _Api) -> Wrapper:
     ) -> Any:
         if not is_instrumentation_enabled():
             return await wrapped(*args, **kwargs)
-        span = _start(tracer, api, instance, kwargs)
-        if span is None:
+        call = _start(tracer, api, instance, kwargs)
+        if call is None:
             return await wrapped(*args, **kwargs)
-        token = otel_context.attach(trace.set_span_in_context(span))
+        token = otel_context.attach(trace.set_span_in_context(call.span))
         try:
             result = await wrapped(*args, **kwargs)
         except BaseException as error:
             with internal_errors("ending a failed chat span"):
-                end_span(span, error=error)
+                call.fail(error)
             raise
         finally:
             otel_context.detach(token)
-        return _finish(span, api, kwargs, result)
+        return _finish(call, result)
 
     return traced
