@@ -8,7 +8,6 @@ or broken changing nothing for user code or the store."""
 from __future__ import annotations
 
 import json
-import socket
 import threading
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -32,6 +31,7 @@ from a2a_session_manager.storage import InMemorySessionStore
 from a2a_session_manager.testing import LocalOpenAIServer, Reply, ToolCall
 from tests.support.otel import clean_otel
 from tests.support.otlp_receiver import PROJECT_ATTRIBUTE, OtlpReceiver
+from tests.support.processes import free_port
 
 __all__ = ["clean_otel"]
 
@@ -461,12 +461,6 @@ def test_sampling_thins_only_what_reaches_the_collector(
 # -- receivers that are down or broken ------------------------------------------
 
 
-def _closed_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])  # closed again when we return
-
-
 class _BrokenReceiver(BaseHTTPRequestHandler):
     """Answers every export with an error status and a body that is not OTLP."""
 
@@ -488,7 +482,7 @@ class _BrokenReceiver(BaseHTTPRequestHandler):
 def broken_endpoint(request: pytest.FixtureRequest) -> Iterator[str]:
     kind: str = request.param
     if kind == "refused":
-        yield f"http://127.0.0.1:{_closed_port()}/v1/traces"
+        yield f"http://127.0.0.1:{free_port()}/v1/traces"  # nothing listens there
         return
     handler = type("Handler", (_BrokenReceiver,), {"status": 500 if kind == "http-500" else 400})
     server = ThreadingHTTPServer(("127.0.0.1", 0), handler)

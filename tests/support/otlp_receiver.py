@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import tempfile
 import time
@@ -37,6 +36,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
+from tests.support.processes import free_port, stop_process
 
 PROJECT_ATTRIBUTE = "openinference.project.name"
 
@@ -50,12 +51,6 @@ def phoenix_venv() -> Path:
     return Path(os.environ.get("A2A_PHOENIX_VENV") or default)
 
 
-def _free_port(host: str) -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((host, 0))
-        return int(sock.getsockname()[1])
-
-
 class OtlpReceiver:
     """A running ``phoenix serve``: where to send spans and how to read them back."""
 
@@ -64,7 +59,7 @@ class OtlpReceiver:
     def __init__(self, executable: Path, directory: Path) -> None:
         self.executable = executable
         self.directory = directory
-        self.port = _free_port("127.0.0.1")
+        self.port = free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
         self._process: subprocess.Popen[bytes] | None = None
 
@@ -86,7 +81,7 @@ class OtlpReceiver:
             PHOENIX_PORT=str(self.port),
             # Its OTLP/gRPC receiver binds every interface whatever we say;
             # pick a port free on all of them. Nothing sends to it.
-            PHOENIX_GRPC_PORT=str(_free_port("")),
+            PHOENIX_GRPC_PORT=str(free_port("")),
             PHOENIX_WORKING_DIR=str(self.directory / "phoenix"),
             PHOENIX_TELEMETRY_ENABLED="false",
             PHOENIX_ALLOW_EXTERNAL_RESOURCES="false",
@@ -123,14 +118,7 @@ class OtlpReceiver:
 
     def stop(self) -> None:
         process, self._process = self._process, None
-        if process is None or process.poll() is not None:
-            return
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=15)
+        stop_process(process, timeout=15)
 
     def spans(self, project: str) -> list[dict[str, Any]]:
         """Every span received so far for ``project`` (Phoenix's REST shape:

@@ -32,13 +32,9 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.processes import free_port, stop_process
+
 _START_TIMEOUT = 10.0
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _encode_command(args: tuple[str | bytes | int, ...]) -> bytes:
@@ -58,7 +54,7 @@ class RedisServer:
         self.executable = executable
         self.directory = directory
         self.host = "127.0.0.1"
-        self.port = _free_port()
+        self.port = free_port()
         self._process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -113,14 +109,7 @@ class RedisServer:
     def stop(self) -> None:
         """Kill the server (its data is gone: nothing is saved)."""
         process, self._process = self._process, None
-        if process is None or process.poll() is not None:
-            return
-        process.terminate()
-        try:
-            process.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=5)
+        stop_process(process)
 
     def command(self, *args: str | bytes | int) -> bytes:
         """Send one command on a fresh connection; return its raw one-line reply
