@@ -43,7 +43,7 @@ def run_peer(venvs: Path, peer: str, base_url: str) -> dict[str, Any] | str:
 
 def measure(venvs: Path) -> dict[str, dict[str, Any] | str]:
     with LocalOpenAIServer() as server:
-        return {peer: run_peer(venvs, peer, server.base_url + "/v1") for peer in PEERS}
+        return {peer: run_peer(venvs, peer, server.base_url) for peer in PEERS}
 
 
 def main(venvs: Path = Path("/tmp/peers")) -> str:

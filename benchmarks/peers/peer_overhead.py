@@ -209,7 +209,81 @@ def main() -> None:
         variants["peer"] = peer_call
     calls = interleaved(variants, calls=100, repeats=9)
     out["openai_us"] = {k: round(v, 1) for k, v in calls.items()}
+    out["wrapper_us"] = measure_wrapper(toggle, tracer, floor_exporter, keep)
     print(json.dumps(out))
+
+
+CANNED = {
+    "id": "chatcmpl-ASYMQRl3A3DXL9FWCK9tnGRcKIO7q",
+    "object": "chat.completion",
+    "created": 1731368630,
+    "model": "gpt-4o-mini-2024-07-18",
+    "choices": [
+        {
+            "index": 0,
+            "message": {"role": "assistant", "content": "Paris.", "refusal": None},
+            "logprobs": None,
+            "finish_reason": "stop",
+        }
+    ],
+    "usage": {
+        "prompt_tokens": 26,
+        "completion_tokens": 2,
+        "total_tokens": 28,
+        "prompt_tokens_details": {"cached_tokens": 0, "audio_tokens": 0},
+        "completion_tokens_details": {"reasoning_tokens": 0, "audio_tokens": 0},
+    },
+    "system_fingerprint": "fp_0ba0d124f1",
+}
+
+
+def measure_wrapper(
+    toggle: Callable[[bool], None], tracer: Any, floor_exporter: Any, keep: list[Any]
+) -> dict[str, float] | None:
+    """The peer's own wrapper (the wrapt wrapper it installs on ``create``)
+    around a ``create`` that returns a recorded response at once: the same
+    measurement as our benchmarks/bench_openai.py ``bench_wrapper``."""
+    import openai
+    import openai.resources.chat.completions.completions as cc
+    from openai.types.chat import ChatCompletion
+
+    toggle(True)
+    wrapper = getattr(cc.Completions.create, "_self_wrapper", None)
+    if wrapper is None:
+        return None  # this peer does not patch with a wrapt wrapper
+    response = ChatCompletion.model_validate(CANNED)
+    instance = openai.OpenAI(base_url="http://127.0.0.1:9/v1", api_key="t").chat.completions
+    kwargs = {
+        "model": "gpt-4o-mini",
+        "messages": [
+            {"role": "system", "content": "You are a concise assistant."},
+            {"role": "user", "content": "What is the capital of France? Answer in one word."},
+        ],
+        "temperature": 0.2,
+    }
+
+    def create(**_: Any) -> Any:
+        return response
+
+    def clear() -> None:
+        for item in keep:
+            if isinstance(item, InMemorySpanExporter):
+                item.clear()
+
+    def bare() -> None:
+        create(**kwargs)
+
+    def floor() -> None:
+        with tracer.start_as_current_span("chat gpt-4o-mini"):
+            create(**kwargs)
+        floor_exporter.clear()
+
+    def peer() -> None:
+        wrapper(create, instance, (), kwargs)
+        clear()
+
+    result = interleaved({"bare": bare, "raw_span": floor, "peer": peer}, calls=2000, repeats=15)
+    return {k: round(v, 2) for k, v in result.items()}
 
 
 if __name__ == "__main__":
