@@ -211,6 +211,7 @@ def main() -> str:
             "### Cold read",
             *bench_cold_get(makers),
         ]
+    sections += ["", "### The original library, same run", *bench_seed()]
     sections += [
         "",
         "### Prompt building",
