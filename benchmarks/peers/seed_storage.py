@@ -15,12 +15,21 @@ import time
 from a2a_session_manager.models.event_source import EventSource
 from a2a_session_manager.models.session import Session
 from a2a_session_manager.models.session_event import SessionEvent
+from a2a_session_manager.models.token_usage import TokenUsage
 from a2a_session_manager.storage import create_file_session_store
 
 
 def event(i: int) -> SessionEvent:
-    source = EventSource.LLM if i % 2 else EventSource.USER
-    return SessionEvent(message=f"message number {i}: the weather in Paris is mild.", source=source)
+    """The same events as benchmarks/bench_storage.py ``_event``."""
+    if i % 2:
+        return SessionEvent(
+            message=f"assistant reply number {i}: the weather in Paris is mild today.",
+            source=EventSource.LLM,
+            token_usage=TokenUsage(prompt_tokens=120, completion_tokens=14, model="gpt-4o-mini"),
+        )
+    return SessionEvent(
+        message=f"user question number {i}: what is the weather?", source=EventSource.USER
+    )
 
 
 def main() -> None:
