@@ -25,7 +25,6 @@ from a2a_session_manager.instrumentation.openai._attributes import (
     responses_response_attributes,
     responses_response_content,
 )
-from a2a_session_manager.instrumentation.openai._guard import log_internal_error
 from a2a_session_manager.instrumentation.openai._messages import (
     assistant_message,
     field,
@@ -37,6 +36,7 @@ from a2a_session_manager.instrumentation.openai._usage import (
 )
 from a2a_session_manager.sdk import semconv
 from a2a_session_manager.sdk._deferred_content import ContentProducer
+from a2a_session_manager.sdk._guard import log_internal_error
 
 logger = logging.getLogger(__name__)
 

@@ -33,7 +33,6 @@ from a2a_session_manager.instrumentation.openai._attributes import (
     responses_response_attributes,
     responses_response_content,
 )
-from a2a_session_manager.instrumentation.openai._guard import internal_errors, log_internal_error
 from a2a_session_manager.instrumentation.openai._spans import end_span
 from a2a_session_manager.instrumentation.openai._stream import (
     Accumulator,
@@ -45,6 +44,7 @@ from a2a_session_manager.instrumentation.openai._stream import (
 )
 from a2a_session_manager.instrumentation.openai._usage import chat_prompt, responses_prompt
 from a2a_session_manager.sdk._deferred_content import ContentProducer
+from a2a_session_manager.sdk._guard import internal_errors, log_internal_error
 
 Wrapper = Callable[[Callable[..., Any], Any, tuple[Any, ...], dict[str, Any]], Any]
 
