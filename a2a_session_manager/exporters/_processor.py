@@ -33,7 +33,7 @@ from a2a_session_manager.exporters._buffer import RetryBuffer, merge_changes
 from a2a_session_manager.exporters._mapping import Redactor, SpanMapper, span_attributes
 from a2a_session_manager.sdk import semconv
 from a2a_session_manager.sdk._context import scope_in
-from a2a_session_manager.sdk._runtime import TRACER_NAME
+from a2a_session_manager.sdk._runtime import is_own_tracer
 from a2a_session_manager.storage.base import SessionStore
 from a2a_session_manager.storage.changes import SessionChanges
 from a2a_session_manager.storage.errors import StoreUnavailableError
@@ -87,7 +87,7 @@ class SessionSpanProcessor(SpanProcessor):
     # -- SpanProcessor --------------------------------------------------------
     def on_start(self, span: Span, parent_context: Context | None = None) -> None:
         scope_info = span.instrumentation_scope
-        if scope_info is not None and scope_info.name == TRACER_NAME:
+        if scope_info is not None and is_own_tracer(scope_info.name):
             return  # our own spans carry their session attributes already
         scope = scope_in(parent_context)
         if scope is not None and scope.attributes:

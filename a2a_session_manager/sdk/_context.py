@@ -79,6 +79,12 @@ def make_scope(
     return Scope(session_id, run_id, session_attrs)
 
 
+def scope_attributes(ctx: Context | None = None) -> Mapping[str, str]:
+    """What every span started in ``ctx`` carries: the session's and run's ids."""
+    scope = scope_in(ctx)
+    return scope.attributes if scope is not None else NO_ATTRIBUTES
+
+
 def scope_in(ctx: Context | None = None) -> Scope | None:
     """The scope of ``ctx`` (the current context by default).
 

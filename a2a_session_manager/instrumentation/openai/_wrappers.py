@@ -43,6 +43,7 @@ from a2a_session_manager.instrumentation.openai._stream import (
     SyncStreamProxy,
 )
 from a2a_session_manager.instrumentation.openai._usage import chat_prompt, responses_prompt
+from a2a_session_manager.sdk._context import scope_attributes
 from a2a_session_manager.sdk._deferred_content import ContentProducer
 from a2a_session_manager.sdk._guard import internal_errors, log_internal_error
 
@@ -160,6 +161,8 @@ def _start(tracer: Tracer, api: _Api, instance: Any, kwargs: dict[str, Any]) -> 
     try:
         attributes = client_attributes(getattr(instance, "_client", None))
         attributes.update(api.request_attributes(kwargs))
+        # The session and run ids, at start: one attribute set, not two.
+        attributes.update(scope_attributes())
         model = kwargs.get("model")
         name = f"chat {model}" if isinstance(model, str) else "chat"
         span = tracer.start_span(name, kind=SpanKind.CLIENT, attributes=attributes)
