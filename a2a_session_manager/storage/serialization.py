@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from typing import Any
 
 import pydantic_core
-from pydantic import BaseModel, TypeAdapter
+from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from a2a_session_manager.models.session_event import SessionEvent
 from a2a_session_manager.models.session_run import SessionRun
@@ -76,16 +76,24 @@ def gc_paused() -> Iterator[None]:
         gc.enable()
 
 
-def events_from_json_lines(lines: list[str] | list[bytes]) -> list[SessionEvent]:
-    """Parse many event JSON documents at once (one pass in pydantic-core)."""
+def _validate_many(adapter: TypeAdapter[Any], lines: list[str] | list[bytes]) -> Any:
     if not lines:
         return []
-    joined = b",".join(x if isinstance(x, bytes) else x.encode() for x in lines)
-    return _events_adapter.validate_json(b"[" + joined + b"]")
+    joined = b"[" + b",".join(x if isinstance(x, bytes) else x.encode() for x in lines) + b"]"
+    try:
+        # What we wrote ourselves passes strict validation, about 20% faster.
+        return adapter.validate_json(joined, strict=True)
+    except ValidationError:
+        # Older or hand-written data may need coercion; a real error raises here.
+        return adapter.validate_json(joined)
+
+
+def events_from_json_lines(lines: list[str] | list[bytes]) -> list[SessionEvent]:
+    """Parse many event JSON documents at once (one pass in pydantic-core)."""
+    result: list[SessionEvent] = _validate_many(_events_adapter, lines)
+    return result
 
 
 def runs_from_json_lines(lines: list[str] | list[bytes]) -> list[SessionRun]:
-    if not lines:
-        return []
-    joined = b",".join(x if isinstance(x, bytes) else x.encode() for x in lines)
-    return _runs_adapter.validate_json(b"[" + joined + b"]")
+    result: list[SessionRun] = _validate_many(_runs_adapter, lines)
+    return result
