@@ -13,9 +13,11 @@ Run: python -m benchmarks.bench_openai   (Markdown on stdout)
 
 from __future__ import annotations
 
+import json
 import statistics
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import openai
@@ -46,28 +48,9 @@ MESSAGES: Any = [
 ]
 
 
-CANNED = {
-    "id": "chatcmpl-ASYMQRl3A3DXL9FWCK9tnGRcKIO7q",
-    "object": "chat.completion",
-    "created": 1731368630,
-    "model": "gpt-4o-mini-2024-07-18",
-    "choices": [
-        {
-            "index": 0,
-            "message": {"role": "assistant", "content": "Paris.", "refusal": None},
-            "logprobs": None,
-            "finish_reason": "stop",
-        }
-    ],
-    "usage": {
-        "prompt_tokens": 26,
-        "completion_tokens": 2,
-        "total_tokens": 28,
-        "prompt_tokens_details": {"cached_tokens": 0, "audio_tokens": 0},
-        "completion_tokens_details": {"reasoning_tokens": 0, "audio_tokens": 0},
-    },
-    "system_fingerprint": "fp_0ba0d124f1",
-}
+CANNED = json.loads(
+    (Path(__file__).with_name("peers") / "chat_completion.json").read_text(encoding="utf-8")
+)
 
 
 def bench_wrapper(handle: Handle, store: InMemorySessionStore) -> tuple[dict[str, float], int]:

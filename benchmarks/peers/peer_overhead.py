@@ -23,6 +23,7 @@ import statistics
 import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from opentelemetry.sdk.trace import TracerProvider
@@ -213,28 +214,8 @@ def main() -> None:
     print(json.dumps(out))
 
 
-CANNED = {
-    "id": "chatcmpl-ASYMQRl3A3DXL9FWCK9tnGRcKIO7q",
-    "object": "chat.completion",
-    "created": 1731368630,
-    "model": "gpt-4o-mini-2024-07-18",
-    "choices": [
-        {
-            "index": 0,
-            "message": {"role": "assistant", "content": "Paris.", "refusal": None},
-            "logprobs": None,
-            "finish_reason": "stop",
-        }
-    ],
-    "usage": {
-        "prompt_tokens": 26,
-        "completion_tokens": 2,
-        "total_tokens": 28,
-        "prompt_tokens_details": {"cached_tokens": 0, "audio_tokens": 0},
-        "completion_tokens_details": {"reasoning_tokens": 0, "audio_tokens": 0},
-    },
-    "system_fingerprint": "fp_0ba0d124f1",
-}
+# A recorded chat completion, shared with benchmarks/bench_openai.py.
+CANNED = json.loads(Path(__file__).with_name("chat_completion.json").read_text(encoding="utf-8"))
 
 
 def measure_wrapper(
