@@ -14,6 +14,7 @@ from a2a_session_manager.models import (
     TokenUsage,
 )
 from a2a_session_manager.sdk import (
+    Handle,
     configure,
     current_run_id,
     current_session_id,
@@ -29,11 +30,20 @@ from a2a_session_manager.sdk import (
 )
 from a2a_session_manager.storage import (
     InMemorySessionStore,
+    SessionCorruptedError,
+    SessionNotFoundError,
     SessionStore,
     SessionStoreProvider,
+    StoreError,
+    StoreUnavailableError,
     create_file_session_store,
     create_redis_session_store,
     create_store,
+)
+from a2a_session_manager.tools import (
+    SessionAwareToolProcessor,
+    ToolProcessingError,
+    ToolResult,
 )
 
 try:
@@ -44,16 +54,24 @@ except PackageNotFoundError:  # running from a source tree that is not installed
 __all__ = [
     "EventSource",
     "EventType",
+    "Handle",
     "InMemorySessionStore",
     "RunStatus",
     "Session",
+    "SessionAwareToolProcessor",
+    "SessionCorruptedError",
     "SessionEvent",
     "SessionMetadata",
+    "SessionNotFoundError",
     "SessionRun",
     "SessionStore",
     "SessionStoreProvider",
+    "StoreError",
+    "StoreUnavailableError",
     "TokenSummary",
     "TokenUsage",
+    "ToolProcessingError",
+    "ToolResult",
     "__version__",
     "configure",
     "create_file_session_store",
