@@ -30,6 +30,6 @@ PHOENIX_VENV=${A2A_PHOENIX_VENV:-$HOME/.cache/a2a-session-manager/phoenix-venv}
 if [ "${A2A_SKIP_PHOENIX:-0}" != "1" ] && [ ! -x "$PHOENIX_VENV/bin/phoenix" ]; then
   echo "installing arize-phoenix into $PHOENIX_VENV" >&2
   "$PYTHON" -m venv "$PHOENIX_VENV"
-  "$PHOENIX_VENV/bin/python" -m pip install --quiet --disable-pip-version-check arize-phoenix
+  "$PHOENIX_VENV/bin/python" -m pip install --quiet --disable-pip-version-check "arize-phoenix==20.26.1"  # the version the tests were written against
 fi
 # --- end OTLP receiver -----------------------------------------------------
