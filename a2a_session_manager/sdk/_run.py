@@ -20,7 +20,7 @@ from a2a_session_manager.sdk._context import (
 )
 from a2a_session_manager.sdk._runtime import RUNTIME
 from a2a_session_manager.sdk._scoped import NO_RESULT, Active, Scoped
-from a2a_session_manager.sdk._spans import new_span_id_hex, record_outcome, span_name
+from a2a_session_manager.sdk._spans import end_scope, new_span_id_hex, span_name
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -44,14 +44,8 @@ class ActiveRun(Active):
         span = self._span
         if span is None:
             return
-        if exc is not None:
-            record_outcome(span, exc)
-        span.end()
-        if self._outermost:
-            # Read-your-writes: what the outermost run recorded is stored on return.
-            processor = RUNTIME.processor
-            if processor is not None:
-                processor.on_scope_return()
+        # Read-your-writes: what the outermost run recorded is readable on return.
+        end_scope(span, exc, readable_on_return=self._outermost)
 
 
 class Run(Scoped):

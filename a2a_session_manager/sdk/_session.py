@@ -21,7 +21,7 @@ from a2a_session_manager.sdk._guard import internal_errors
 from a2a_session_manager.sdk._json import to_json_text
 from a2a_session_manager.sdk._runtime import RUNTIME
 from a2a_session_manager.sdk._scoped import NO_RESULT, Active, Scoped
-from a2a_session_manager.sdk._spans import record_outcome, span_name
+from a2a_session_manager.sdk._spans import end_scope, span_name
 from a2a_session_manager.storage.errors import validate_session_id
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -42,12 +42,7 @@ class ActiveSession(Active):
         span = self._span
         if span is None:
             return
-        if exc is not None:
-            record_outcome(span, exc)
-        span.end()
-        processor = RUNTIME.processor
-        if processor is not None:
-            processor.on_scope_return()
+        end_scope(span, exc, readable_on_return=True)
 
 
 class SessionScope(Scoped):

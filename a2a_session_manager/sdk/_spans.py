@@ -9,6 +9,7 @@ from uuid import uuid4
 from opentelemetry.trace import Span, Status, StatusCode
 
 from a2a_session_manager.sdk import semconv
+from a2a_session_manager.sdk._runtime import RUNTIME
 
 logger = logging.getLogger(__name__)
 
@@ -65,3 +66,15 @@ def record_outcome(span: Span, exc: BaseException | None) -> None:
         }
     )
     span.set_status(Status(StatusCode.ERROR, description))
+
+
+def end_scope(span: Span, exc: BaseException | None, *, readable_on_return: bool) -> None:
+    """End a run's or session's span; when ``readable_on_return``, make what it
+    recorded readable before the caller goes on (read-your-writes)."""
+    if exc is not None:
+        record_outcome(span, exc)
+    span.end()
+    if readable_on_return:
+        processor = RUNTIME.processor
+        if processor is not None:
+            processor.on_scope_return()

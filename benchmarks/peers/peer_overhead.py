@@ -71,22 +71,11 @@ def setup_peer(
     keep: list[Any] = []
     if peer == "raw":
         return None, lambda on: None, keep
-    if peer == "otel-openai-v2":
-        from opentelemetry.instrumentation.openai_v2 import OpenAIInstrumentor
-
-        provider, exporter = raw_floor_provider()
-        keep += [exporter]
-        inst = OpenAIInstrumentor()
-
-        def toggle(on: bool) -> None:
-            if on and not inst.is_instrumented_by_opentelemetry:
-                inst.instrument(tracer_provider=provider)
-            elif not on and inst.is_instrumented_by_opentelemetry:
-                inst.uninstrument()
-
-        return None, toggle, keep
-    if peer == "openinference":
-        from openinference.instrumentation.openai import OpenAIInstrumentor
+    if peer in ("otel-openai-v2", "openinference"):
+        if peer == "otel-openai-v2":
+            from opentelemetry.instrumentation.openai_v2 import OpenAIInstrumentor
+        else:
+            from openinference.instrumentation.openai import OpenAIInstrumentor
 
         provider, exporter = raw_floor_provider()
         keep += [exporter]
