@@ -8,5 +8,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 A2A_SKIP_BROWSER=1 A2A_SKIP_PHOENIX=1 bash scripts/setup.sh
-PYTHON=${PYTHON:-python3}
+PYTHON=${A2A_VENV:-.venv}/bin/python
 exec "$PYTHON" examples/decorated_agent.py "$@"

@@ -5,7 +5,15 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-PYTHON=${PYTHON:-python3}
+# Everything goes into the project's own virtualenv (.venv), never into the
+# machine's Python. A2A_VENV points elsewhere if wanted.
+VENV=${A2A_VENV:-.venv}
+BASE_PYTHON=${BASE_PYTHON:-python3}
+if [ ! -x "$VENV/bin/python" ]; then
+  "$BASE_PYTHON" -m venv "$VENV"
+fi
+PYTHON="$VENV/bin/python"
+"$PYTHON" -m pip install --quiet --disable-pip-version-check --upgrade pip
 "$PYTHON" -m pip install --quiet --disable-pip-version-check -e ".[dev,tools]"
 
 need_apt=()
@@ -29,7 +37,7 @@ fi
 PHOENIX_VENV=${A2A_PHOENIX_VENV:-$HOME/.cache/a2a-session-manager/phoenix-venv}
 if [ "${A2A_SKIP_PHOENIX:-0}" != "1" ] && [ ! -x "$PHOENIX_VENV/bin/phoenix" ]; then
   echo "installing arize-phoenix into $PHOENIX_VENV" >&2
-  "$PYTHON" -m venv "$PHOENIX_VENV"
+  "$BASE_PYTHON" -m venv "$PHOENIX_VENV"
   "$PHOENIX_VENV/bin/python" -m pip install --quiet --disable-pip-version-check "arize-phoenix==20.26.1"  # the version the tests were written against
 fi
 # --- end OTLP receiver -----------------------------------------------------

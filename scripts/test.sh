@@ -3,7 +3,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
-PYTHON=${PYTHON:-python3}
+PYTHON=${A2A_VENV:-.venv}/bin/python
 "$PYTHON" -m ruff check .
 "$PYTHON" -m mypy
 "$PYTHON" -m pytest "$@"
