@@ -37,7 +37,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
 )
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue
 
-from a2a_session_manager.sdk import semconv
+from a2a_session_manager.telemetry import semconv
 
 MODEL = "gpt-4o-mini"
 SESSION_ID = "otlp-demo"

@@ -10,7 +10,7 @@ from opentelemetry.trace import Tracer
 
 import a2a_session_manager as asm
 from a2a_session_manager.models import EventSource, EventType
-from a2a_session_manager.sdk import semconv
+from a2a_session_manager.telemetry import semconv
 from tests.support.otel import Recorder, clean_otel, recorder
 
 __all__ = ["clean_otel", "recorder"]

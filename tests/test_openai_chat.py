@@ -14,7 +14,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from opentelemetry.trace import SpanKind, StatusCode
 from pydantic import BaseModel
 
-from a2a_session_manager.sdk import semconv
+from a2a_session_manager.telemetry import semconv
 from a2a_session_manager.testing import ErrorReply, LocalOpenAIServer, Reply, ToolCall
 
 USER = [{"role": "user", "content": "What's the weather in Seattle?"}]

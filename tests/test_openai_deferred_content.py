@@ -1,7 +1,7 @@
 """Message content off the call's path: without
 ``OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT`` the ``chat`` span carries
 no message JSON, and the session mapper builds the messages from what the
-call left on the span (``sdk._deferred_content``). The session must be the
+call left on the span (``telemetry._deferred_content``). The session must be the
 one the JSON attributes (the reference form) give, event for event."""
 
 from __future__ import annotations
@@ -22,9 +22,9 @@ from a2a_session_manager.exporters._mapping import SpanMapper
 from a2a_session_manager.instrumentation.openai import OpenAIInstrumentor
 from a2a_session_manager.instrumentation.openai._messages import plain_json, to_json
 from a2a_session_manager.models import SessionEvent
-from a2a_session_manager.sdk import semconv
-from a2a_session_manager.sdk._deferred_content import deferred_content
 from a2a_session_manager.storage import InMemorySessionStore
+from a2a_session_manager.telemetry import semconv
+from a2a_session_manager.telemetry._deferred_content import deferred_content
 from a2a_session_manager.testing import LocalOpenAIServer, Reply, ToolCall
 from tests.support.otel import clean_otel
 

@@ -13,7 +13,7 @@ from opentelemetry.trace import StatusCode
 
 from a2a_session_manager.instrumentation.openai import _messages, _stream, _wrappers
 from a2a_session_manager.instrumentation.openai._usage import usage_attributes
-from a2a_session_manager.sdk import semconv
+from a2a_session_manager.telemetry import semconv
 from a2a_session_manager.testing import LocalOpenAIServer, Reply, ToolCall
 
 USER = [{"role": "user", "content": "hi"}]

@@ -13,7 +13,7 @@ from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import StatusCode
 
-from a2a_session_manager.sdk import semconv
+from a2a_session_manager.telemetry import semconv
 from a2a_session_manager.testing import LocalOpenAIServer, Reply, ToolCall
 from a2a_session_manager.tokens import count_chat_tokens, count_tokens
 

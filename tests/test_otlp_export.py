@@ -26,8 +26,8 @@ from opentelemetry.sdk.trace.sampling import ALWAYS_OFF, ALWAYS_ON
 import a2a_session_manager as asm
 from a2a_session_manager.instrumentation.openai import OpenAIInstrumentor
 from a2a_session_manager.models import EventSource, EventType, Session
-from a2a_session_manager.sdk import semconv
 from a2a_session_manager.storage import InMemorySessionStore
+from a2a_session_manager.telemetry import semconv
 from a2a_session_manager.testing import LocalOpenAIServer, Reply, ToolCall
 from tests.support.otel import clean_otel
 from tests.support.otlp_receiver import PROJECT_ATTRIBUTE, OtlpReceiver

@@ -15,8 +15,8 @@ import pytest
 import a2a_session_manager as asm
 from a2a_session_manager.exporters._mapping import trusted_run
 from a2a_session_manager.models import RunStatus, SessionRun
-from a2a_session_manager.sdk import semconv
 from a2a_session_manager.sdk._tool import Tool
+from a2a_session_manager.telemetry import semconv
 from tests.support.otel import Recorder, clean_otel, recorder
 
 __all__ = ["clean_otel", "recorder"]

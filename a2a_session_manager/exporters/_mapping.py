@@ -30,11 +30,11 @@ from a2a_session_manager.models.session_event import SessionEvent
 from a2a_session_manager.models.session_metadata import SessionMetadata
 from a2a_session_manager.models.session_run import RunStatus, SessionRun
 from a2a_session_manager.models.token_usage import TokenUsage
-from a2a_session_manager.sdk import semconv
-from a2a_session_manager.sdk._deferred_content import deferred_content
-from a2a_session_manager.sdk._guard import log_internal_error
-from a2a_session_manager.sdk._json import from_json_text
 from a2a_session_manager.storage.changes import SessionChanges, merge_metadata
+from a2a_session_manager.telemetry import semconv
+from a2a_session_manager.telemetry._deferred_content import deferred_content
+from a2a_session_manager.telemetry._guard import log_internal_error
+from a2a_session_manager.telemetry._json import from_json_text
 
 logger = logging.getLogger(__name__)
 
@@ -197,7 +197,7 @@ _MESSAGE_ATTRIBUTES = (semconv.GEN_AI_INPUT_MESSAGES, semconv.GEN_AI_OUTPUT_MESS
 def chat_content(span: ReadableSpan, attrs: Mapping[str, Any]) -> Mapping[str, Any]:
     """Where a chat span's messages are: its attributes (JSON text, the
     reference form), or, when content stayed off the span, what the
-    instrumentation left to build now (``sdk._deferred_content``: the same
+    instrumentation left to build now (``telemetry._deferred_content``: the same
     messages as plain values)."""
     if all(key in attrs for key in _MESSAGE_ATTRIBUTES):
         return attrs

@@ -21,8 +21,8 @@ from opentelemetry.sdk.trace.export import (
     SpanExportResult,
 )
 
-from a2a_session_manager.sdk import semconv
-from a2a_session_manager.sdk._json import from_json_text, to_json_text
+from a2a_session_manager.telemetry import semconv
+from a2a_session_manager.telemetry._json import from_json_text, to_json_text
 
 logger = logging.getLogger(__name__)
 

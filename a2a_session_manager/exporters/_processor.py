@@ -31,14 +31,14 @@ from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
 
 from a2a_session_manager.exporters._buffer import RetryBuffer, merge_changes
 from a2a_session_manager.exporters._mapping import Redactor, SpanMapper, span_attributes
-from a2a_session_manager.sdk import semconv
-from a2a_session_manager.sdk._context import scope_in
-from a2a_session_manager.sdk._runtime import is_own_tracer
 from a2a_session_manager.storage.base import SessionStore
 from a2a_session_manager.storage.changes import SessionChanges
 from a2a_session_manager.storage.errors import StoreUnavailableError
 from a2a_session_manager.storage.memory import InMemorySessionStore
 from a2a_session_manager.storage.provider import SessionStoreProvider
+from a2a_session_manager.telemetry import semconv
+from a2a_session_manager.telemetry._context import scope_in
+from a2a_session_manager.telemetry._tracers import is_own_tracer
 
 logger = logging.getLogger(__name__)
 

@@ -30,10 +30,11 @@ from a2a_session_manager.exporters._otlp import (
     otlp_processor,
 )
 from a2a_session_manager.exporters._processor import SessionSpanProcessor
-from a2a_session_manager.sdk._runtime import RUNTIME, TRACER_NAME
+from a2a_session_manager.sdk._runtime import RUNTIME
 from a2a_session_manager.sdk._sampling import RecordEverySpan
 from a2a_session_manager.storage.base import SessionStore
 from a2a_session_manager.storage.provider import SessionStoreProvider
+from a2a_session_manager.telemetry._tracers import TRACER_NAME
 
 logger = logging.getLogger(__name__)
 

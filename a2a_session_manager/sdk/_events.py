@@ -10,11 +10,11 @@ from opentelemetry import context
 
 from a2a_session_manager.models.event_source import EventSource
 from a2a_session_manager.models.event_type import EventType
-from a2a_session_manager.sdk import semconv
-from a2a_session_manager.sdk._context import scope_in
-from a2a_session_manager.sdk._guard import internal_errors
-from a2a_session_manager.sdk._json import to_json_text
 from a2a_session_manager.sdk._runtime import RUNTIME
+from a2a_session_manager.telemetry import semconv
+from a2a_session_manager.telemetry._context import scope_in
+from a2a_session_manager.telemetry._guard import internal_errors
+from a2a_session_manager.telemetry._json import to_json_text
 
 
 def record_event(

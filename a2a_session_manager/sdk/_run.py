@@ -9,8 +9,11 @@ from opentelemetry import context
 from opentelemetry.context import Context
 from opentelemetry.trace import Span
 
-from a2a_session_manager.sdk import semconv
-from a2a_session_manager.sdk._context import (
+from a2a_session_manager.sdk._runtime import RUNTIME
+from a2a_session_manager.sdk._scoped import NO_RESULT, Active, Scoped
+from a2a_session_manager.sdk._spans import end_scope, new_span_id_hex, span_name
+from a2a_session_manager.telemetry import semconv
+from a2a_session_manager.telemetry._context import (
     NO_ATTRIBUTES,
     SCOPE_KEY,
     Scope,
@@ -18,9 +21,6 @@ from a2a_session_manager.sdk._context import (
     with_scope,
     with_span_and_scope,
 )
-from a2a_session_manager.sdk._runtime import RUNTIME
-from a2a_session_manager.sdk._scoped import NO_RESULT, Active, Scoped
-from a2a_session_manager.sdk._spans import end_scope, new_span_id_hex, span_name
 
 F = TypeVar("F", bound=Callable[..., Any])
 

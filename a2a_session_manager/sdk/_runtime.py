@@ -7,16 +7,11 @@ from typing import TYPE_CHECKING, Final
 
 from opentelemetry import trace
 
+from a2a_session_manager.telemetry._tracers import TRACER_NAME
+
 if TYPE_CHECKING:
     from a2a_session_manager.exporters import SessionSpanProcessor
 
-TRACER_NAME: Final = "a2a_session_manager"
-
-
-def is_own_tracer(name: str) -> bool:
-    """Spans of our tracers (the SDK's, ``a2a_session_manager.instrumentation.*``)
-    carry their session attributes from the start; others get them on start."""
-    return name == TRACER_NAME or name.startswith("a2a_session_manager.")
 
 
 class Runtime:

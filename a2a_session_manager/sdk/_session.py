@@ -10,19 +10,19 @@ from opentelemetry import context, trace
 from opentelemetry.context import Context
 from opentelemetry.trace import Span
 
-from a2a_session_manager.sdk import semconv
-from a2a_session_manager.sdk._context import (
+from a2a_session_manager.sdk._runtime import RUNTIME
+from a2a_session_manager.sdk._scoped import NO_RESULT, Active, Scoped
+from a2a_session_manager.sdk._spans import end_scope, span_name
+from a2a_session_manager.storage.errors import validate_session_id
+from a2a_session_manager.telemetry import semconv
+from a2a_session_manager.telemetry._context import (
     make_scope,
     scope_in,
     with_scope,
     with_session_baggage,
 )
-from a2a_session_manager.sdk._guard import internal_errors
-from a2a_session_manager.sdk._json import to_json_text
-from a2a_session_manager.sdk._runtime import RUNTIME
-from a2a_session_manager.sdk._scoped import NO_RESULT, Active, Scoped
-from a2a_session_manager.sdk._spans import end_scope, span_name
-from a2a_session_manager.storage.errors import validate_session_id
+from a2a_session_manager.telemetry._guard import internal_errors
+from a2a_session_manager.telemetry._json import to_json_text
 
 F = TypeVar("F", bound=Callable[..., Any])
 

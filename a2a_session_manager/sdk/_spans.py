@@ -8,8 +8,8 @@ from uuid import uuid4
 
 from opentelemetry.trace import Span, Status, StatusCode
 
-from a2a_session_manager.sdk import semconv
 from a2a_session_manager.sdk._runtime import RUNTIME
+from a2a_session_manager.telemetry import semconv
 
 logger = logging.getLogger(__name__)
 

@@ -10,14 +10,20 @@ from opentelemetry import context
 from opentelemetry.context import Context
 from opentelemetry.trace import Span
 
-from a2a_session_manager.sdk import semconv
-from a2a_session_manager.sdk._context import NO_ATTRIBUTES, SCOPE_KEY, SPAN_KEY, Scope, scope_in
-from a2a_session_manager.sdk._guard import internal_errors
-from a2a_session_manager.sdk._json import to_json_text
 from a2a_session_manager.sdk._runtime import RUNTIME
 from a2a_session_manager.sdk._scoped import NO_RESULT, Active, Scoped
 from a2a_session_manager.sdk._spans import record_outcome, span_name
 from a2a_session_manager.sdk._tool_registry import RegisteredTool, register_tool
+from a2a_session_manager.telemetry import semconv
+from a2a_session_manager.telemetry._context import (
+    NO_ATTRIBUTES,
+    SCOPE_KEY,
+    SPAN_KEY,
+    Scope,
+    scope_in,
+)
+from a2a_session_manager.telemetry._guard import internal_errors
+from a2a_session_manager.telemetry._json import to_json_text
 
 F = TypeVar("F", bound=Callable[..., Any])
 

@@ -20,8 +20,9 @@ from typing import Any
 
 from opentelemetry import trace
 
-from a2a_session_manager.sdk import semconv, tool, wrap_context
+from a2a_session_manager.sdk import tool, wrap_context
 from a2a_session_manager.sdk._spans import describe
+from a2a_session_manager.telemetry import semconv
 from a2a_session_manager.tools._errors import ToolArgumentsError, ToolTimeoutError
 from a2a_session_manager.tools._parsing import ToolCall
 from a2a_session_manager.tools._resolved import ResolvedTool

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from uuid import uuid4
 
-from a2a_session_manager.sdk._json import to_json_text
+from a2a_session_manager.telemetry._json import to_json_text
 
 _MAX_QUOTED = 200  # characters of a bad value quoted in a problem
 

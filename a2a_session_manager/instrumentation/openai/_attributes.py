@@ -18,7 +18,7 @@ from a2a_session_manager.instrumentation.openai._messages import (
     system_instructions,
 )
 from a2a_session_manager.instrumentation.openai._usage import usage_attributes
-from a2a_session_manager.sdk import semconv
+from a2a_session_manager.telemetry import semconv
 
 Attributes = dict[str, Any]
 

@@ -12,7 +12,7 @@ import json
 from collections.abc import Iterable
 from typing import Any
 
-from a2a_session_manager.sdk import semconv
+from a2a_session_manager.telemetry import semconv
 
 Message = dict[str, Any]
 Part = dict[str, Any]

@@ -10,12 +10,12 @@ from opentelemetry.trace import Span, Status, StatusCode
 
 from a2a_session_manager.instrumentation.openai._attributes import error_attributes
 from a2a_session_manager.instrumentation.openai._messages import plain_json, to_json
-from a2a_session_manager.sdk._deferred_content import (
+from a2a_session_manager.telemetry._deferred_content import (
     ContentProducer,
     content_on_spans,
     defer_content,
 )
-from a2a_session_manager.sdk._guard import log_internal_error
+from a2a_session_manager.telemetry._guard import log_internal_error
 
 
 def _plain(content: ContentProducer) -> ContentProducer:

@@ -34,9 +34,9 @@ from a2a_session_manager.instrumentation.openai._usage import (
     counted_usage_attributes,
     usage_attributes,
 )
-from a2a_session_manager.sdk import semconv
-from a2a_session_manager.sdk._deferred_content import ContentProducer
-from a2a_session_manager.sdk._guard import log_internal_error
+from a2a_session_manager.telemetry import semconv
+from a2a_session_manager.telemetry._deferred_content import ContentProducer
+from a2a_session_manager.telemetry._guard import log_internal_error
 
 logger = logging.getLogger(__name__)
 

@@ -6,7 +6,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from a2a_session_manager.instrumentation.openai._messages import field
-from a2a_session_manager.sdk import semconv
+from a2a_session_manager.telemetry import semconv
 from a2a_session_manager.tokens import count_chat_tokens, count_tokens
 
 USAGE_PROVIDER = "provider"

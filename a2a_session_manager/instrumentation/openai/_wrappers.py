@@ -43,9 +43,9 @@ from a2a_session_manager.instrumentation.openai._stream import (
     SyncStreamProxy,
 )
 from a2a_session_manager.instrumentation.openai._usage import chat_prompt, responses_prompt
-from a2a_session_manager.sdk._context import scope_attributes
-from a2a_session_manager.sdk._deferred_content import ContentProducer
-from a2a_session_manager.sdk._guard import internal_errors, log_internal_error
+from a2a_session_manager.telemetry._context import scope_attributes
+from a2a_session_manager.telemetry._deferred_content import ContentProducer
+from a2a_session_manager.telemetry._guard import internal_errors, log_internal_error
 
 Wrapper = Callable[[Callable[..., Any], Any, tuple[Any, ...], dict[str, Any]], Any]
 
@@ -57,7 +57,7 @@ class _Api:
     Content (messages) is kept apart from the other attributes: it is built
     from ``snapshot``, taken when the call starts (agents append to the same
     list for the next call), and turned into attributes when the span ends,
-    or later by the session mapper (``sdk._deferred_content``).
+    or later by the session mapper (``telemetry._deferred_content``).
     """
 
     request_attributes: Callable[[dict[str, Any]], dict[str, Any]]

@@ -22,7 +22,7 @@ import os
 from collections.abc import Callable
 from typing import Any
 
-from a2a_session_manager.sdk import semconv
+from a2a_session_manager.telemetry import semconv
 
 # Content attribute name -> its value as plain JSON values (not JSON text).
 ContentProducer = Callable[[], dict[str, Any]]

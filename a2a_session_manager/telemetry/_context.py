@@ -15,7 +15,7 @@ from typing import Final, ParamSpec, TypeVar
 from opentelemetry import baggage, context, propagate, trace
 from opentelemetry.context import Context
 
-from a2a_session_manager.sdk import semconv
+from a2a_session_manager.telemetry import semconv
 
 P = ParamSpec("P")
 R = TypeVar("R")
