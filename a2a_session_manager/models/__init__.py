@@ -2,6 +2,18 @@
 
 from a2a_session_manager.models.event_source import EventSource
 from a2a_session_manager.models.event_type import EventType
+from a2a_session_manager.models.payloads import (
+    InstructionMessage,
+    Instructions,
+    LLMError,
+    LLMMessage,
+    ToolCallRecord,
+    ToolCallRequest,
+    read_instructions,
+    read_llm_message,
+    read_tool_call,
+    read_tool_call_request,
+)
 from a2a_session_manager.models.session import Session
 from a2a_session_manager.models.session_event import SessionEvent
 from a2a_session_manager.models.session_metadata import SessionMetadata
@@ -11,6 +23,10 @@ from a2a_session_manager.models.token_usage import TokenSummary, TokenUsage
 __all__ = [
     "EventSource",
     "EventType",
+    "InstructionMessage",
+    "Instructions",
+    "LLMError",
+    "LLMMessage",
     "RunStatus",
     "Session",
     "SessionEvent",
@@ -18,4 +34,10 @@ __all__ = [
     "SessionRun",
     "TokenSummary",
     "TokenUsage",
+    "ToolCallRecord",
+    "ToolCallRequest",
+    "read_instructions",
+    "read_llm_message",
+    "read_tool_call",
+    "read_tool_call_request",
 ]

@@ -13,3 +13,5 @@ class EventType(StrEnum):
     TOOL_CALL = "tool_call"
     REFERENCE = "reference"
     CONTEXT_BRIDGE = "context_bridge"
+    # What a call was given besides the conversation (models.payloads.Instructions).
+    INSTRUCTIONS = "instructions"
