@@ -26,10 +26,15 @@ class Session(BaseModel):
     state: dict[str, Any] = Field(default_factory=dict)
     token_summary: TokenSummary = Field(default_factory=TokenSummary)
 
-    # What a store has already persisted for this object, so that ``save``
-    # writes only what is new (see storage.changes).
-    _persisted_events: int = PrivateAttr(default=0)
-    _persisted_runs: dict[str, tuple[Any, ...]] = PrivateAttr(default_factory=dict)
+    # What this object held when it was loaded or last saved, so that ``save``
+    # writes only what changed since (see storage.changes): event ids in
+    # order, and fingerprints of runs, state values and property values.
+    _persisted_event_ids: list[str] = PrivateAttr(default_factory=list)
+    _persisted_runs: dict[str, str] = PrivateAttr(default_factory=dict)
+    _persisted_state: dict[str, bytes | str] = PrivateAttr(default_factory=dict)
+    _persisted_properties: dict[str, bytes | str] = PrivateAttr(default_factory=dict)
+    _persisted_parent: str | None = PrivateAttr(default=None)
+    _persisted_children: set[str] = PrivateAttr(default_factory=set)
 
     @model_validator(mode="after")
     def _summarise_loaded_events(self) -> Session:

@@ -4,6 +4,7 @@ application's current store, and a URL factory. Nothing here imports OTel."""
 from a2a_session_manager.storage.base import BaseSessionStore, SessionStore
 from a2a_session_manager.storage.changes import SessionChanges
 from a2a_session_manager.storage.errors import (
+    EventOrderError,
     InvalidSessionIdError,
     SessionCorruptedError,
     SessionNotFoundError,
@@ -18,6 +19,7 @@ from a2a_session_manager.storage.redis import RedisSessionStore, create_redis_se
 
 __all__ = [
     "BaseSessionStore",
+    "EventOrderError",
     "FileSessionStore",
     "InMemorySessionStore",
     "InvalidSessionIdError",

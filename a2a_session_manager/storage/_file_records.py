@@ -4,12 +4,15 @@ Every line is a JSON object with one single-letter key naming the record:
 
     {"i":"<session id>"}          first line: the true id (file names may be hashed)
     {"m":{...SessionMetadata}}     merged in order with merge_metadata's rules
+    {"y":["<key>",...]}            metadata properties removed
     {"p":"<parent id>"}            the latest one wins
     {"c":["<child id>",...]}       children added, {"x":[...]} children removed
     {"s":{...}}                    state, merged by key
+    {"u":["<key>",...]}            state keys removed
     {"e":{...SessionEvent}}        an event; a later line with the same id replaces it in place
     {"r":{...SessionRun}}          a run, upserted by id
 
+Records apply in the order of the lines, so for one key the last line wins.
 The fixed frame ``{"k":`` ... ``}`` lets a reader slice each payload out
 without parsing the line, so all events of a log are parsed in one pydantic
 pass.
@@ -37,6 +40,7 @@ from a2a_session_manager.storage.serialization import (
 )
 
 _ID, _META, _PARENT, _CHILDREN, _UNCHILD, _STATE, _EVENT, _RUN = b"impcxser"
+_UNSET_STATE, _UNSET_PROPERTIES = b"uy"
 
 
 _metadata_adapter = TypeAdapter(list[SessionMetadata])
@@ -74,6 +78,14 @@ def children_line(child_ids: list[str], *, removed: bool = False) -> bytes:
 
 def state_line(state: dict[str, Any]) -> bytes:
     return _line(_STATE, to_json(_State(state)))
+
+
+def unset_state_line(keys: list[str]) -> bytes:
+    return _line(_UNSET_STATE, _json_str(keys))
+
+
+def unset_properties_line(keys: list[str]) -> bytes:
+    return _line(_UNSET_PROPERTIES, _json_str(keys))
 
 
 def event_lines(events: Iterable[SessionEvent]) -> bytes:
@@ -166,6 +178,8 @@ def session_from_log(data: bytes, session_id: str, where: str) -> Session | None
     run_linenos: list[int] = []
     meta_payloads: list[bytes] = []
     meta_linenos: list[int] = []
+    # Property removals, each after how many metadata lines it came.
+    unset_properties: list[tuple[int, list[str]]] = []
     parent_id: str | None = None
     children: dict[str, None] = {}
     state: dict[str, Any] = {}
@@ -192,6 +206,12 @@ def session_from_log(data: bytes, session_id: str, where: str) -> Session | None
             if not isinstance(value, dict):
                 raise SessionCorruptedError(f"{where}: line {lineno} is not a state object")
             state.update(value)
+        elif kind == _UNSET_STATE:
+            for key in _str_list(_json_payload(line, lineno, where), lineno, where):
+                state.pop(key, None)
+        elif kind == _UNSET_PROPERTIES:
+            keys = _str_list(_json_payload(line, lineno, where), lineno, where)
+            unset_properties.append((len(meta_payloads), keys))
         elif kind == _PARENT:
             value = _json_payload(line, lineno, where)
             if not isinstance(value, str):
@@ -211,7 +231,7 @@ def session_from_log(data: bytes, session_id: str, where: str) -> Session | None
 
     events = _parse_events(event_payloads, event_linenos, where)
     runs = _parse_runs(run_payloads, run_linenos, where)
-    metadata = _fold_metadata(meta_payloads, meta_linenos, where)
+    metadata = _fold_metadata(meta_payloads, meta_linenos, unset_properties, where)
 
     session = Session.model_construct(
         id=session_id,
@@ -264,7 +284,12 @@ def _parse_runs(payloads: list[bytes], linenos: list[int], where: str) -> list[S
     return list({run.id: run for run in parsed}.values())
 
 
-def _fold_metadata(payloads: list[bytes], linenos: list[int], where: str) -> SessionMetadata:
+def _fold_metadata(
+    payloads: list[bytes],
+    linenos: list[int],
+    unset: list[tuple[int, list[str]]],
+    where: str,
+) -> SessionMetadata:
     # The same result as applying merge_metadata line by line, without
     # building one model per line.
     if not payloads:
@@ -275,8 +300,18 @@ def _fold_metadata(payloads: list[bytes], linenos: list[int], where: str) -> Ses
         lineno = _first_bad(payloads, linenos, SessionMetadata)
         raise SessionCorruptedError(f"{where}: line {lineno} is not valid metadata") from exc
     properties: dict[str, Any] = {}
-    for record in records:
+    removals = iter(unset)
+    removal = next(removals, None)
+    for done, record in enumerate(records):
+        while removal is not None and removal[0] <= done:
+            for key in removal[1]:
+                properties.pop(key, None)
+            removal = next(removals, None)
         properties.update(record.properties)
+    while removal is not None:
+        for key in removal[1]:
+            properties.pop(key, None)
+        removal = next(removals, None)
     return SessionMetadata(
         created_at=min(r.created_at for r in records),
         updated_at=max(r.updated_at for r in records),

@@ -16,8 +16,10 @@ ARGV:
   7 parent id ("" for none)
   8 number of property pairs   9 state pairs   10 event pairs   11 run pairs
   12 number of child ids
+  13 number of property keys removed   14 number of state keys removed
   then the property pairs (key, json), state pairs (key, json),
-  event pairs (id, json), run pairs (id, json), child ids.
+  event pairs (id, json), run pairs (id, json), child ids,
+  property keys removed, state keys removed.
 
 Returns the number of events appended (replacements not counted). An index
 entry that points outside its list fails the call with a ``CORRUPT`` error.
@@ -52,7 +54,8 @@ end
 local n_props, n_state = tonumber(ARGV[8]), tonumber(ARGV[9])
 local n_events, n_runs = tonumber(ARGV[10]), tonumber(ARGV[11])
 local n_children = tonumber(ARGV[12])
-local pos = 13
+local n_unset_props, n_unset_state = tonumber(ARGV[13]), tonumber(ARGV[14])
+local pos = 15
 
 for _ = 1, n_props do
   redis.call('HSET', props, ARGV[pos], ARGV[pos + 1])
@@ -95,6 +98,14 @@ for _ = 1, n_children do
   if not redis.call('ZSCORE', children, child) then
     redis.call('ZADD', children, redis.call('HINCRBY', meta, 'child_seq', 1), child)
   end
+  pos = pos + 1
+end
+for _ = 1, n_unset_props do
+  redis.call('HDEL', props, ARGV[pos])
+  pos = pos + 1
+end
+for _ = 1, n_unset_state do
+  redis.call('HDEL', state, ARGV[pos])
   pos = pos + 1
 end
 

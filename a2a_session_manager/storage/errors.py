@@ -4,7 +4,9 @@
     ├── StoreUnavailableError   the backend cannot be reached (Redis down, disk gone)
     ├── SessionCorruptedError   stored data exists but cannot be read back
     ├── SessionNotFoundError    (also a KeyError) a session that must exist does not
-    └── InvalidSessionIdError   (also a ValueError) an id no store can hold
+    ├── InvalidSessionIdError   (also a ValueError) an id no store can hold
+    └── EventOrderError         (also a ValueError) ``save`` of an event inserted
+                                before events already stored (stores append)
 
 Backend exceptions (``redis.RedisError``, ``OSError``) are re-raised as one of
 these with the original as ``__cause__``.
@@ -34,6 +36,13 @@ class SessionNotFoundError(StoreError, KeyError):
 
 class InvalidSessionIdError(StoreError, ValueError):
     """A session id that is empty, not a string, or not encodable as UTF-8."""
+
+
+class EventOrderError(StoreError, ValueError):
+    """``save`` found an event inserted before events the store already holds.
+
+    Stores append events; saving it would put it after them, silently changing
+    the conversation's order, so nothing of that save is written."""
 
 
 def validate_session_id(session_id: object) -> str:

@@ -6,6 +6,11 @@ processes sharing the directory lose nothing; a crash loses at most the write
 in flight (see ``_file_log``); ids are encoded into file names that cannot
 leave the directory (see ``_file_names``); the record format is in
 ``_file_records``.
+
+A log's name holding anything but a regular file with one link (a FIFO, a
+symlink, a hard link to a file elsewhere ...) is refused without blocking:
+that session raises ``SessionCorruptedError`` (so do logs this process may not
+read); the store and its other sessions go on working.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import ParamSpec, TypeVar
 
@@ -24,7 +30,8 @@ from a2a_session_manager.models.session_metadata import SessionMetadata
 from a2a_session_manager.storage import _file_records as records
 from a2a_session_manager.storage._file_log import (
     FileKey,
-    file_key,
+    UnsafeLogError,
+    file_key_and_size,
     locked_append,
     read_first_line,
     read_log,
@@ -39,6 +46,7 @@ from a2a_session_manager.storage.base import BaseSessionStore
 from a2a_session_manager.storage.changes import SessionChanges
 from a2a_session_manager.storage.errors import (
     InvalidSessionIdError,
+    SessionCorruptedError,
     StoreUnavailableError,
     validate_session_id,
 )
@@ -49,21 +57,38 @@ logger = logging.getLogger(__name__)
 _MEMO_SIZE = 4096
 _P = ParamSpec("_P")
 _T = TypeVar("_T")
-_Build = Callable[[bool, FileKey], bytes]
+_Build = Callable[[int, FileKey], bytes]
 
 
 @dataclass
 class _Written:
-    """What this store object last wrote to one log file, so that a ``save``
-    that repeats unchanged metadata, state, parent or children (every save
-    carries them) appends only what changed. Tied to the file it was
-    written to: a deleted and recreated log starts afresh."""
+    """What this store object wrote to one log file, so that a write that
+    repeats the same times, parent or children (every save and exporter batch
+    carries times; batches repeat parents) appends only what changed.
+
+    Creation and update times merge by earliest and latest, so times inside
+    those already written change nothing whoever wrote since. Parent and
+    children hold only while the file is exactly as this object left it (same
+    size): once anyone else appended, they are written again, so a repeated
+    value is never skipped over another writer's newer one."""
 
     key: FileKey
-    metadata: bytes = b""
-    state: bytes = b""
+    end: int = -1
+    created: datetime | None = None
+    updated: datetime | None = None
     parent_id: str | None = None
     children: set[str] = field(default_factory=set)
+
+    def covers(self, metadata: SessionMetadata) -> bool:
+        """Whether a line of ``metadata`` would change nothing that this
+        object's own lines have not already set."""
+        return (
+            not metadata.properties
+            and self.created is not None
+            and self.updated is not None
+            and self.created <= metadata.created_at
+            and metadata.updated_at <= self.updated
+        )
 
 
 class FileSessionStore(BaseSessionStore):
@@ -89,23 +114,31 @@ class FileSessionStore(BaseSessionStore):
         parent_id = changes.parent_id if changes.parent_id != session_id else None
         if parent_id:
             validate_session_id(parent_id)
-        metadata = records.metadata_line(changes.metadata) if changes.metadata else b""
+        incoming = changes.metadata
+        metadata = records.metadata_line(incoming) if incoming else b""
+        # State and property changes are never skipped: each is a change
+        # of this writer's (see storage.changes), and the last line wins.
         state = records.state_line(changes.state) if changes.state else b""
+        if changes.removed_state:
+            state += records.unset_state_line(changes.removed_state)
+        if changes.removed_properties:
+            state += records.unset_properties_line(changes.removed_properties)
         payload = records.event_lines(changes.events) + records.run_lines(changes.runs)
         child_ids = list(dict.fromkeys(changes.child_ids))
         pending: list[_Written] = []
 
-        def build(is_new: bool, key: FileKey) -> bytes:
-            written = self._written(session_id, key)
-            done = _Written(key, written.metadata, written.state, written.parent_id)
+        def build(size: int, key: FileKey) -> bytes:
+            written = self._written(session_id, key, size)
+            done = _Written(key, -1, written.created, written.updated, written.parent_id)
             parts: list[bytes] = []
-            if is_new:
+            if size == 0:
                 parts.append(records.id_line(session_id))
                 if not metadata:
                     parts.append(records.metadata_line(SessionMetadata()))
-            if metadata and metadata != written.metadata:
+            if incoming is not None and not written.covers(incoming):
                 parts.append(metadata)
-                done.metadata = metadata
+                done.created = min(incoming.created_at, written.created or incoming.created_at)
+                done.updated = max(incoming.updated_at, written.updated or incoming.updated_at)
             if parent_id and parent_id != written.parent_id:
                 parts.append(records.parent_line(parent_id))
                 done.parent_id = parent_id
@@ -113,15 +146,16 @@ class FileSessionStore(BaseSessionStore):
             if new_children:
                 parts.append(records.children_line(new_children))
             done.children = written.children | set(new_children)
-            if state and state != written.state:
-                parts.append(state)
-                done.state = state
+            parts.append(state)
             parts.append(payload)
             pending.append(done)
             return b"".join(parts)
 
         self._append(
-            session_id, build, create=True, on_written=lambda: self._remember(session_id, pending)
+            session_id,
+            build,
+            create=True,
+            on_written=lambda end: self._remember(session_id, pending, end),
         )
         if parent_id:
             self._link_child(parent_id, session_id)
@@ -130,26 +164,38 @@ class FileSessionStore(BaseSessionStore):
         path = self._path(parent_id)
         with self._lock:
             written = self._memo.get(parent_id)
-        if written and child_id in written.children and self._io(file_key, path) == written.key:
+        if (
+            written
+            and child_id in written.children
+            and self._io(file_key_and_size, path) == (written.key, written.end)
+        ):
             return
         pending: list[_Written] = []
 
-        def build(is_new: bool, key: FileKey) -> bytes:
-            known = self._written(parent_id, key)
+        def build(size: int, key: FileKey) -> bytes:
+            known = self._written(parent_id, key, size)
             parts = []
-            if is_new:
+            if size == 0:
                 parts += [records.id_line(parent_id), records.metadata_line(SessionMetadata())]
             if child_id not in known.children:
                 parts.append(records.children_line([child_id]))
             pending.append(
                 _Written(
-                    key, known.metadata, known.state, known.parent_id, known.children | {child_id}
+                    key,
+                    -1,
+                    known.created,
+                    known.updated,
+                    known.parent_id,
+                    known.children | {child_id},
                 )
             )
             return b"".join(parts)
 
         self._append(
-            parent_id, build, create=True, on_written=lambda: self._remember(parent_id, pending)
+            parent_id,
+            build,
+            create=True,
+            on_written=lambda end: self._remember(parent_id, pending, end),
         )
 
     def delete(self, session_id: str) -> None:
@@ -171,7 +217,7 @@ class FileSessionStore(BaseSessionStore):
                     written.children.discard(session_id)
             self._append(
                 parent_id,
-                lambda _new, _key: records.children_line([session_id], removed=True),
+                lambda _size, _key: records.children_line([session_id], removed=True),
                 create=False,
             )
 
@@ -180,7 +226,7 @@ class FileSessionStore(BaseSessionStore):
         path = self._path_or_none(session_id)
         if path is None:
             return None
-        data = self._io(read_log, path)
+        data = self._read(read_log, path)
         if data is None:
             return None
         with gc_paused():
@@ -190,14 +236,14 @@ class FileSessionStore(BaseSessionStore):
         path = self._path_or_none(session_id)
         if path is None:
             return False
-        first = self._io(read_first_line, path)
+        first = self._read(read_first_line, path)
         return first is not None and records.id_from_first_line(first) == session_id
 
     def children(self, session_id: str) -> list[str]:
         path = self._path_or_none(session_id)
         if path is None:
             return []
-        data = self._io(read_log, path)
+        data = self._read(read_log, path)
         return records.children_from_log(data, path) if data else []
 
     def list_sessions(self, prefix: str = "") -> list[str]:
@@ -221,7 +267,11 @@ class FileSessionStore(BaseSessionStore):
         # A hashed name always stands for the same id, so it is read once.
         session_id = self._hashed_ids.get(name)
         if session_id is None:
-            first = self._io(read_first_line, os.path.join(self._dir, name))
+            try:
+                first = self._read(read_first_line, os.path.join(self._dir, name))
+            except SessionCorruptedError as exc:
+                logger.warning("file store: skipping %s while listing: %s", name, exc)
+                return None
             session_id = records.id_from_first_line(first) if first else None
             if session_id is not None and log_name(session_id) == name:
                 if len(self._hashed_ids) >= _MEMO_SIZE:
@@ -252,7 +302,7 @@ class FileSessionStore(BaseSessionStore):
         build: _Build,
         *,
         create: bool,
-        on_written: Callable[[], None] | None = None,
+        on_written: Callable[[int], None] | None = None,
     ) -> None:
         path = self._path(session_id)
         try:
@@ -263,14 +313,30 @@ class FileSessionStore(BaseSessionStore):
                     raise
                 self._ensure_directory()  # the directory was removed: make it again
                 locked_append(path, build, create=create, fsync=self.fsync, on_written=on_written)
+        except UnsafeLogError as exc:
+            # One session's log is unusable; the store is not down (an
+            # exporter would otherwise hold every session's writes back).
+            raise SessionCorruptedError(f"cannot write session log {path}: {exc}") from exc
         except OSError as exc:
             raise StoreUnavailableError(f"cannot write session log {path}: {exc}") from exc
 
     def _io(self, func: Callable[_P, _T], *args: _P.args, **kwargs: _P.kwargs) -> _T:
         try:
             return func(*args, **kwargs)
+        except UnsafeLogError as exc:
+            raise SessionCorruptedError(f"file store {self._dir}: {exc}") from exc
         except OSError as exc:
             raise StoreUnavailableError(f"file store {self._dir}: {exc}") from exc
+
+    def _read(self, func: Callable[_P, _T], *args: _P.args, **kwargs: _P.kwargs) -> _T:
+        """``_io`` for reading one log: a log this process may not read is that
+        session's problem, not the store's (its other sessions still read)."""
+        try:
+            return self._io(func, *args, **kwargs)
+        except StoreUnavailableError as exc:
+            if isinstance(exc.__cause__, PermissionError):
+                raise SessionCorruptedError(str(exc)) from exc.__cause__
+            raise
 
     def _ensure_directory(self) -> None:
         try:
@@ -280,15 +346,18 @@ class FileSessionStore(BaseSessionStore):
                 f"cannot create store directory {self._dir}: {exc}"
             ) from exc
 
-    def _written(self, session_id: str, key: FileKey) -> _Written:
+    def _written(self, session_id: str, key: FileKey, size: int) -> _Written:
         with self._lock:
             written = self._memo.get(session_id)
         if written is None or written.key != key:
             return _Written(key)
+        if written.end != size:  # someone else appended: only the times still hold
+            return _Written(key, -1, written.created, written.updated)
         return written
 
-    def _remember(self, session_id: str, pending: list[_Written]) -> None:
+    def _remember(self, session_id: str, pending: list[_Written], end: int) -> None:
         # ``pending`` holds what the last ``build`` decided to write.
+        pending[-1].end = end
         with self._lock:
             self._memo[session_id] = pending[-1]
             self._memo.move_to_end(session_id)

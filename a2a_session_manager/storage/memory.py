@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -15,6 +16,19 @@ from a2a_session_manager.models.token_usage import TokenSummary
 from a2a_session_manager.storage.base import BaseSessionStore
 from a2a_session_manager.storage.changes import SessionChanges, mark_persisted, merge_metadata
 from a2a_session_manager.storage.errors import validate_session_id
+
+
+def _copied(values: dict[str, Any]) -> dict[str, Any]:
+    """A deep copy of state or properties, so that a value changed in place on
+    a loaded object reaches the store only through ``save`` (a value that
+    cannot be copied, a lock or a socket, is shared as it is)."""
+    out: dict[str, Any] = {}
+    for key, value in values.items():
+        try:
+            out[key] = copy.deepcopy(value)
+        except Exception:
+            out[key] = value
+    return out
 
 
 @dataclass
@@ -65,9 +79,14 @@ class InMemorySessionStore(BaseSessionStore):
             if record is None:
                 record = self._records[session_id] = _Record()
             if changes.metadata is not None:
-                record.metadata = merge_metadata(record.metadata, changes.metadata)
+                incoming = changes.metadata.model_copy(
+                    update={"properties": _copied(changes.metadata.properties)}
+                )
+                record.metadata = merge_metadata(record.metadata, incoming)
             elif record.metadata is None:
                 record.metadata = SessionMetadata()
+            for key in changes.removed_properties:
+                record.metadata.properties.pop(key, None)
             if changes.parent_id and changes.parent_id != session_id:
                 record.parent_id = changes.parent_id
                 parent = self._records.get(changes.parent_id)
@@ -76,7 +95,9 @@ class InMemorySessionStore(BaseSessionStore):
                 parent.children.setdefault(session_id, None)
             for child_id in changes.child_ids:
                 record.children.setdefault(child_id, None)
-            record.state.update(changes.state)
+            record.state.update(_copied(changes.state))
+            for key in changes.removed_state:
+                record.state.pop(key, None)
             for event in changes.events:
                 index = record.event_index.get(event.id)
                 if index is None:
@@ -103,7 +124,7 @@ class InMemorySessionStore(BaseSessionStore):
                 task_ids=[],
                 runs=[r.model_copy() for r in record.runs.values()],
                 events=list(record.events),
-                state=dict(record.state),
+                state=_copied(record.state),
                 token_summary=record.summary.model_copy(deep=True),
             )
         mark_persisted(session)

@@ -131,6 +131,8 @@ def _script_args(
     events: Sequence[tuple[str, str]] = (),
     runs: Sequence[tuple[str, str]] = (),
     children: Sequence[str] = (),
+    unset_props: Sequence[str] = (),
+    unset_state: Sequence[str] = (),
 ) -> list[ScriptArg]:
     args: list[ScriptArg] = [
         ttl,
@@ -142,12 +144,16 @@ def _script_args(
         len(events),
         len(runs),
         len(children),
+        len(unset_props),
+        len(unset_state),
     ]
     for pairs in (props, state, events, runs):
         for key, value in pairs:
             args.append(key)
             args.append(value)
     args.extend(children)
+    args.extend(unset_props)
+    args.extend(unset_state)
     return args
 
 
@@ -241,6 +247,8 @@ class RedisSessionStore(BaseSessionStore):
                     events=events[:_EVENTS_PER_CALL],
                     runs=runs,
                     children=changes.child_ids,
+                    unset_props=changes.removed_properties,
+                    unset_state=changes.removed_state,
                 ),
             )
         ]
