@@ -33,6 +33,7 @@ def _chat(
                 semconv.GEN_AI_OPERATION_NAME: semconv.OPERATION_CHAT,
                 semconv.GEN_AI_PROVIDER_NAME: "openai",
                 semconv.GEN_AI_REQUEST_MODEL: "gpt-4o-mini",
+                semconv.GEN_AI_REQUEST_STREAM: False,
                 semconv.GEN_AI_RESPONSE_MODEL: "gpt-4o-mini-2024-07-18",
                 semconv.GEN_AI_RESPONSE_ID: "chatcmpl-1",
                 semconv.GEN_AI_RESPONSE_FINISH_REASONS: ("stop",),
@@ -84,13 +85,19 @@ def test_conversation_with_decorated_tool_is_recorded_once(recorder: Recorder) -
     ]
     assert kinds == [
         ("user", "message"),
+        ("system", "instructions"),
         ("llm", "message"),
         ("tool", "tool_call"),
         ("llm", "message"),
         ("llm", "message"),
     ]
-    user_event, ask, tool_event, answer, _ = stored.events
+    user_event, instructions, ask, tool_event, answer, _ = stored.events
     assert user_event.message == "weather in Oslo?"
+    assert instructions.message == {
+        "system": [{"role": "system", "content": "be brief"}],
+        "parameters": {},
+        "tools": [],
+    }
     assert ask.message == {
         "content": None,
         "tool_calls": [{"id": "call_1", "name": "weather", "arguments": {"city": "Oslo"}}],

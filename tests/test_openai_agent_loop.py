@@ -112,12 +112,17 @@ def test_agent_loop_is_recorded_and_rebuilt_into_a_valid_prompt(
         for e in stored.events
     ]
     assert kinds == [
+        ("system", "instructions"),
         ("user", "message"),
         ("llm", "message"),
         ("tool", "tool_call"),
         ("llm", "message"),
     ]
-    assert stored.events[0].message == "What's the weather in Seattle?"
+    instructions = stored.events[0].message
+    assert instructions["system"] == [
+        {"role": "system", "content": "You answer weather questions."}
+    ]
+    assert stored.events[1].message == "What's the weather in Seattle?"
     asks = [e for e in stored.events if e.source is EventSource.LLM]
     assert len(asks) == 2
     ask, final = asks

@@ -183,9 +183,12 @@ def test_messages_changed_after_the_call_are_not_what_was_recorded(
         messages.clear()
     stored = recorded.store.get("mutated")
     assert stored is not None
+    # The second request does not continue the first (it holds no reply):
+    # it is a conversation of its own, and everything it sent is recorded.
     assert [(e.source.value, e.message) for e in stored.events] == [
         ("user", "one"),
         ("llm", "First."),
+        ("user", "one"),
         ("user", "appended after the call"),
         ("llm", "Streamed."),
     ]
@@ -229,7 +232,11 @@ def test_failed_call_keeps_its_request_without_json(
         )
     stored = recorded.store.get("failed")
     assert stored is not None
-    assert [(e.source.value, e.message) for e in stored.events] == [("user", "anyone?")]
+    user, failed = stored.events
+    assert (user.source.value, user.message) == ("user", "anyone?")
+    assert failed.source.value == "llm"
+    assert failed.message["error"]["type"].endswith("APIConnectionError")
+    assert failed.token_usage is not None and failed.token_usage.total_tokens == 0
 
 
 class _Point(BaseModel):

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 import a2a_session_manager as asm
-from a2a_session_manager.exporters._mapping import trusted_run
+from a2a_session_manager.exporters._trusted import trusted_run
 from a2a_session_manager.models import RunStatus, SessionRun
 from a2a_session_manager.sdk._tool import Tool
 from a2a_session_manager.telemetry import semconv

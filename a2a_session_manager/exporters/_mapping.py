@@ -1,29 +1,58 @@
 """The single span → session model mapping (DESIGN §4).
 
 ``SpanMapper.map`` turns a batch of ended spans, in the order they ended,
-into one :class:`SessionChanges` per session. It keeps a little state per
-session (bounded, least recently used sessions forgotten first) so that
-each thing that happened is recorded once: input messages repeated by every
-later request, and tool results seen both as a ``tool`` span and in the next
-request's ``tool`` message.
+into one :class:`SessionChanges` per session. Each thing that happened is
+recorded once, and whether it is recorded follows from the request itself:
+
+* a chat request continues an earlier call of the session when its messages
+  begin with that call's input and output (``_conversation``); then only the
+  rest is new, otherwise its whole input is new. Identical texts sent twice
+  are two messages;
+* instructions, request parameters and tool definitions are recorded when
+  they differ from those of the continued call (or start a conversation);
+* a tool result is one TOOL_CALL event whose id derives from the LLM event
+  that asked for it and the call id, whether it is seen as a tool span, in
+  the next request's tool message, or both;
+* every event id derives from its span (and position), so a batch written
+  twice is stored once.
+
+What is needed to recognise a continuation is stored on the LLM events, so
+a process that never saw the earlier call reads it back from the store
+(``history``); the per-session state in ``_session_state`` only saves reads.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Any, TypeVar
-from uuid import uuid4
+from typing import Any
 
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.trace import StatusCode
-from pydantic import BaseModel
 
+from a2a_session_manager.exporters._conversation import (
+    INSTRUCTION_ROLES,
+    derived_id,
+    digest_of,
+    extend_digest,
+    parts,
+    prefix_digests,
+    text_digest,
+    text_of,
+)
+from a2a_session_manager.exporters._session_state import (
+    CONTEXT_DIGEST,
+    CONVERSATION_DIGEST,
+    ORIGIN,
+    ORIGIN_REQUEST,
+    CallRef,
+    SessionState,
+    arguments_key,
+    state_from_events,
+)
+from a2a_session_manager.exporters._trusted import trusted_event, trusted_run, trusted_usage
 from a2a_session_manager.models.event_source import EventSource
 from a2a_session_manager.models.event_type import EventType
 from a2a_session_manager.models.session_event import SessionEvent
@@ -39,40 +68,15 @@ from a2a_session_manager.telemetry._json import from_json_text
 logger = logging.getLogger(__name__)
 
 Redactor = Callable[[dict[str, Any]], dict[str, Any]]
+# Reads a session's stored events (``None`` when it has none); called by the
+# mapper at most once per session and batch, when a request may continue a
+# call this process has not seen.
+History = Callable[[str], Iterable[SessionEvent] | None]
 
-_MAX_REMEMBERED = 512  # per session: message fingerprints, tool call ids
-
-
-class _Bounded(OrderedDict[Any, Any]):
-    """An ordered dict that forgets its oldest entries beyond ``limit``."""
-
-    def __init__(self, limit: int = _MAX_REMEMBERED) -> None:
-        super().__init__()
-        self.limit = limit
-
-    def remember(self, key: Any, value: Any = None) -> None:
-        self[key] = value
-        self.move_to_end(key)
-        while len(self) > self.limit:
-            self.popitem(last=False)
-
-
-@dataclass
-class _PendingCall:
-    llm_event_id: str
-    name: str
-    arguments: Any
-    arguments_key: str
-
-
-@dataclass
-class _SessionState:
-    seen_inputs: _Bounded = field(default_factory=_Bounded)
-    recorded_calls: _Bounded = field(default_factory=_Bounded)
-    pending_calls: _Bounded = field(default_factory=_Bounded)  # call id -> _PendingCall
-    # Texts the application recorded as USER events since the last LLM reply:
-    # the next request carries them again and they are not recorded twice.
-    user_texts: list[str] = field(default_factory=list)
+_ERROR_MESSAGE_LIMIT = 2_000
+# Request attributes that are not parameters the model was given.
+_NOT_PARAMETERS = frozenset({semconv.GEN_AI_REQUEST_MODEL, semconv.GEN_AI_REQUEST_STREAM})
+_REQUEST_PREFIX = "gen_ai.request."
 
 
 def _time(ns: int | None) -> datetime:
@@ -90,94 +94,6 @@ def _timing(span: ReadableSpan) -> dict[str, Any]:
     return {"started_at": _time(start).isoformat(), "duration_ms": round((end - start) / 1e6, 3)}
 
 
-_RUN_FIELDS = tuple(SessionRun.model_fields)
-_USAGE_FIELDS = tuple(TokenUsage.model_fields)
-_EVENT_FIELDS = tuple(SessionEvent.model_fields)
-# What validation marks as set when the mapper builds these with keywords.
-_USAGE_SET = frozenset(_USAGE_FIELDS) - {"total_tokens", "estimated_cost_usd"}
-_EVENT_SET = frozenset(_EVENT_FIELDS) - {"id"}
-_set_attribute = object.__setattr__
-_Model = TypeVar("_Model", bound=BaseModel)
-
-
-def _trusted(model: type[_Model], values: dict[str, Any], fields_set: Iterable[str]) -> _Model:
-    """An instance of ``model`` holding ``values`` (every field, in field
-    order, already valid) without running validation."""
-    instance = model.__new__(model)
-    _set_attribute(instance, "__dict__", values)
-    _set_attribute(instance, "__pydantic_fields_set__", set(fields_set))
-    _set_attribute(instance, "__pydantic_extra__", None)
-    _set_attribute(instance, "__pydantic_private__", None)
-    return instance
-
-
-def trusted_run(values: dict[str, Any]) -> SessionRun:
-    """``SessionRun.model_construct(**values)`` for values that name every field
-    in field order, without its per-field alias and default handling: every
-    outermost run builds one of these on the caller's thread."""
-    if tuple(values) != _RUN_FIELDS:  # a field added to the model: take the slow road
-        return SessionRun.model_construct(**values)
-    return _trusted(SessionRun, values, _RUN_FIELDS)
-
-
-def trusted_usage(
-    *,
-    prompt_tokens: int,
-    completion_tokens: int,
-    cached_input_tokens: int,
-    reasoning_tokens: int,
-    model: str,
-    source: str,
-) -> TokenUsage:
-    """``TokenUsage(...)`` for counts the mapper made non-negative ints, with
-    the total and the cost derived as its validator derives them."""
-    values: dict[str, Any] = {
-        "prompt_tokens": prompt_tokens,
-        "completion_tokens": completion_tokens,
-        "cached_input_tokens": cached_input_tokens,
-        "reasoning_tokens": reasoning_tokens,
-        "total_tokens": prompt_tokens + completion_tokens,
-        "model": model,
-        "estimated_cost_usd": None,
-        "source": source,
-    }
-    if tuple(values) != _USAGE_FIELDS:  # the model changed: validate
-        del values["total_tokens"], values["estimated_cost_usd"]
-        return TokenUsage(**values)
-    usage = _trusted(TokenUsage, values, _USAGE_SET)
-    if model:
-        values["estimated_cost_usd"] = usage.calculate_cost()
-    return usage
-
-
-def trusted_event(
-    *,
-    message: Any,
-    source: EventSource,
-    type: EventType,
-    task_id: str | None,
-    timestamp: datetime,
-    metadata: dict[str, Any],
-    token_usage: TokenUsage | None = None,
-) -> SessionEvent:
-    """``SessionEvent(...)`` for values the mapper built valid (an aware UTC
-    ``timestamp``, enum members, a fresh ``metadata`` dict of JSON values)."""
-    values: dict[str, Any] = {
-        "id": uuid4().hex,
-        "timestamp": timestamp,
-        "message": message,
-        "task_id": task_id,
-        "type": type,
-        "source": source,
-        "metadata": metadata,
-        "token_usage": token_usage,
-    }
-    if tuple(values) != _EVENT_FIELDS:  # the model changed: validate
-        del values["id"]
-        return SessionEvent(**values)
-    return _trusted(SessionEvent, values, _EVENT_SET)
-
-
 def span_attributes(span: ReadableSpan) -> Mapping[str, Any]:
     """The span's attributes as the plain dict the SDK keeps them in.
 
@@ -191,15 +107,20 @@ def span_attributes(span: ReadableSpan) -> Mapping[str, Any]:
     return span.attributes or {}
 
 
-_MESSAGE_ATTRIBUTES = (semconv.GEN_AI_INPUT_MESSAGES, semconv.GEN_AI_OUTPUT_MESSAGES)
+_CONTENT_ATTRIBUTES = (
+    semconv.GEN_AI_INPUT_MESSAGES,
+    semconv.GEN_AI_OUTPUT_MESSAGES,
+    semconv.GEN_AI_SYSTEM_INSTRUCTIONS,
+    semconv.GEN_AI_TOOL_DEFINITIONS,
+)
 
 
 def chat_content(span: ReadableSpan, attrs: Mapping[str, Any]) -> Mapping[str, Any]:
-    """Where a chat span's messages are: its attributes (JSON text, the
+    """Where a chat span's content is: its attributes (JSON text, the
     reference form), or, when content stayed off the span, what the
-    instrumentation left to build now (``telemetry._deferred_content``: the same
-    messages as plain values)."""
-    if all(key in attrs for key in _MESSAGE_ATTRIBUTES):
+    instrumentation left to build now (``telemetry._deferred_content``: the
+    same values as plain JSON values)."""
+    if semconv.GEN_AI_INPUT_MESSAGES in attrs and semconv.GEN_AI_OUTPUT_MESSAGES in attrs:
         return attrs
     producer = deferred_content(span)
     if producer is None:
@@ -209,36 +130,22 @@ def chat_content(span: ReadableSpan, attrs: Mapping[str, Any]) -> Mapping[str, A
     except Exception:
         log_internal_error("building a chat span's messages")
         return attrs
-    return {**content, **{k: attrs[k] for k in _MESSAGE_ATTRIBUTES if k in attrs}}
+    return {**content, **{k: attrs[k] for k in _CONTENT_ATTRIBUTES if k in attrs}}
 
 
-def _span_id(span: ReadableSpan) -> str:
-    return format(span.context.span_id, "016x") if span.context is not None else ""
+def _trace_span(span: ReadableSpan) -> tuple[str, str]:
+    ctx = span.context
+    if ctx is None:
+        return "0" * 32, "0" * 16
+    return format(ctx.trace_id, "032x"), format(ctx.span_id, "016x")
 
 
-def _session_of(span: ReadableSpan, attrs: Mapping[str, Any]) -> str:
+def _session_of(attrs: Mapping[str, Any], trace_id: str) -> str:
     session_id = attrs.get(semconv.SESSION_ID)
     if isinstance(session_id, str) and session_id:
         return session_id
     # No session in context: the trace id names one, so nothing is dropped.
-    return format(span.context.trace_id, "032x") if span.context is not None else "unknown"
-
-
-def _canonical(value: Any) -> str:
-    if isinstance(value, str):
-        parsed = from_json_text(value)
-        if not isinstance(parsed, str):
-            value = parsed
-    try:
-        return json.dumps(value, sort_keys=True, ensure_ascii=False, default=repr)
-    except (TypeError, ValueError):
-        return repr(value)
-
-
-def _fingerprint(message: Any) -> str:
-    return hashlib.blake2b(
-        _canonical(message).encode("utf-8", "backslashreplace"), digest_size=12
-    ).hexdigest()
+    return trace_id
 
 
 def _messages(value: Any) -> list[dict[str, Any]]:
@@ -248,27 +155,39 @@ def _messages(value: Any) -> list[dict[str, Any]]:
     return [m for m in parsed if isinstance(m, dict)]
 
 
-def _parts(message: Mapping[str, Any]) -> list[dict[str, Any]]:
-    parts = message.get("parts")
-    if isinstance(parts, list):
-        return [p for p in parts if isinstance(p, dict)]
-    content = message.get("content")  # tolerate plain {"role", "content"} messages
-    if isinstance(content, str):
-        return [{"type": semconv.PART_TEXT, "content": content}]
-    return []
-
-
-def _text(parts: list[dict[str, Any]]) -> str | None:
-    texts = [p.get("content") for p in parts if p.get("type") == semconv.PART_TEXT]
-    strings = [t if isinstance(t, str) else json.dumps(t, default=repr) for t in texts]
-    return "".join(strings) if strings else None
-
-
 def _int(attrs: Mapping[str, Any], key: str) -> int | None:
     value = attrs.get(key)
     if isinstance(value, bool) or not isinstance(value, int):
         return None
     return max(value, 0)
+
+
+def _plain(value: Any) -> Any:
+    """An attribute value as a JSON value (OTel keeps sequences as tuples)."""
+    return list(value) if isinstance(value, tuple) else value
+
+
+class _Span:
+    """What every event of one span shares: where it came from."""
+
+    __slots__ = ("changes", "run_id", "seed", "span", "span_id", "state")
+
+    def __init__(
+        self,
+        span: ReadableSpan,
+        attrs: Mapping[str, Any],
+        changes: SessionChanges,
+        state: SessionState | None,
+        trace_id: str,
+        span_id: str,
+    ) -> None:
+        self.span = span
+        self.changes = changes
+        self.state = state
+        self.span_id = span_id
+        self.seed = trace_id + span_id
+        run_id = attrs.get(semconv.A2A_RUN_ID)
+        self.run_id = run_id if isinstance(run_id, str) else None
 
 
 class SpanMapper:
@@ -280,14 +199,18 @@ class SpanMapper:
         capture_content: bool = True,
         redact: Redactor | None = None,
         max_sessions: int = 10_000,
+        history: History | None = None,
     ) -> None:
         self.capture_content = capture_content
         self.redact = redact
-        self._states: OrderedDict[str, _SessionState] = OrderedDict()
+        self.history = history
+        self._states: OrderedDict[str, SessionState] = OrderedDict()
         self._max_sessions = max_sessions
+        self._batch = 0
 
     # -- entry point --------------------------------------------------------
     def map(self, spans: Iterable[ReadableSpan]) -> dict[str, SessionChanges]:
+        self._batch += 1
         out: dict[str, SessionChanges] = {}
         for span in spans:
             try:
@@ -296,10 +219,14 @@ class SpanMapper:
                 log_internal_error("mapping a span to session models")
         return out
 
-    def _state(self, session_id: str) -> _SessionState:
+    def forget(self) -> None:
+        """Drop what is remembered of every session (a forked child's mapper)."""
+        self._states.clear()
+
+    def _state(self, session_id: str) -> SessionState:
         state = self._states.get(session_id)
         if state is None:
-            state = self._states[session_id] = _SessionState()
+            state = self._states[session_id] = SessionState()
             if len(self._states) > self._max_sessions:
                 self._states.popitem(last=False)
         else:
@@ -308,24 +235,32 @@ class SpanMapper:
 
     def _map_span(self, span: ReadableSpan, out: dict[str, SessionChanges]) -> None:
         attrs = span_attributes(span)
-        session_id = _session_of(span, attrs)
+        trace_id, span_id = _trace_span(span)
+        session_id = _session_of(attrs, trace_id)
         changes = out.get(session_id)
         if changes is None:
             changes = out[session_id] = SessionChanges(session_id=session_id)
         operation = attrs.get(semconv.GEN_AI_OPERATION_NAME)
+        state = (
+            self._state(session_id)
+            if operation in (semconv.OPERATION_CHAT, semconv.OPERATION_EXECUTE_TOOL) or span.events
+            else None
+        )
+        ctx = _Span(span, attrs, changes, state, trace_id, span_id)
         if operation == semconv.OPERATION_INVOKE_AGENT:
-            changes.runs.append(self._run(span, attrs))
+            changes.runs.append(self._run(span, attrs, span_id))
         elif operation == semconv.OPERATION_CHAT:
-            self._chat(span, attrs, session_id, changes)
+            self._chat(ctx, attrs, session_id)
         elif operation == semconv.OPERATION_EXECUTE_TOOL:
-            self._tool(span, attrs, session_id, changes)
+            self._tool(ctx, attrs)
         elif operation == semconv.OPERATION_SESSION:
             self._session(span, attrs, changes)
         if getattr(span, "_events", True):  # the SDK's list; ``events`` copies it
-            self._span_events(span, attrs, session_id, changes)
+            self._span_events(ctx)
 
     # -- runs and sessions --------------------------------------------------
-    def _run(self, span: ReadableSpan, attrs: Mapping[str, Any]) -> SessionRun:
+    @staticmethod
+    def _run(span: ReadableSpan, attrs: Mapping[str, Any], span_id: str) -> SessionRun:
         error = None
         if attrs.get(semconv.A2A_RUN_CANCELLED):
             status = RunStatus.CANCELLED
@@ -338,7 +273,7 @@ class SpanMapper:
         name = attrs.get(semconv.GEN_AI_AGENT_NAME)
         return trusted_run(
             {
-                "id": _span_id(span),
+                "id": span_id,
                 "name": name if isinstance(name, str) else span.name,
                 "status": status,
                 "started_at": _time(span.start_time),
@@ -349,9 +284,8 @@ class SpanMapper:
             }
         )
 
-    def _session(
-        self, span: ReadableSpan, attrs: Mapping[str, Any], changes: SessionChanges
-    ) -> None:
+    @staticmethod
+    def _session(span: ReadableSpan, attrs: Mapping[str, Any], changes: SessionChanges) -> None:
         properties = from_json_text(attrs.get(semconv.A2A_SESSION_PROPERTIES))
         metadata = SessionMetadata(
             created_at=_time(span.start_time),
@@ -366,26 +300,46 @@ class SpanMapper:
             changes.parent_id = parent_id
 
     # -- events -------------------------------------------------------------
-    def _content(self, source: EventSource, message: Any) -> Any:
-        """The message as stored: redacted by the application's hook."""
+    def _stored(self, source: EventSource, payload: Any) -> Any:
+        """The payload as stored: without content when capture is off, and as
+        the application's redaction hook leaves it. The hook sees every
+        payload in one shape: ``{"role": <source>, "content": <payload>}``."""
         if self.redact is None:
-            return message
+            return payload
         try:
-            redacted = self.redact({"role": source.value, "content": message})
+            redacted = self.redact({"role": source.value, "content": payload})
             return redacted.get("content") if isinstance(redacted, dict) else None
         except Exception:
-            logger.exception("redaction hook failed; the message is stored without content")
+            logger.exception("redaction hook failed; the event is stored without content")
             return None
 
-    def _span_events(
+    def _emit(
         self,
-        span: ReadableSpan,
-        attrs: Mapping[str, Any],
-        session_id: str,
-        changes: SessionChanges,
-    ) -> None:
-        run_id = attrs.get(semconv.A2A_RUN_ID)
-        for span_event in span.events:
+        ctx: _Span,
+        *,
+        event_id: str,
+        payload: Any,
+        source: EventSource,
+        type: EventType,
+        timestamp: datetime,
+        metadata: dict[str, Any],
+        token_usage: TokenUsage | None = None,
+    ) -> SessionEvent:
+        event = trusted_event(
+            id=event_id,
+            message=self._stored(source, payload),
+            source=source,
+            type=type,
+            task_id=ctx.run_id,
+            timestamp=timestamp,
+            metadata=metadata,
+            token_usage=token_usage,
+        )
+        ctx.changes.events.append(event)
+        return event
+
+    def _span_events(self, ctx: _Span) -> None:
+        for index, span_event in enumerate(ctx.span.events):
             if span_event.name != semconv.A2A_EVENT:
                 continue
             ev = span_event.attributes or {}
@@ -393,126 +347,276 @@ class SpanMapper:
                 source = EventSource(str(ev.get(semconv.A2A_EVENT_SOURCE, "system")))
             except ValueError:
                 source = EventSource.SYSTEM
-            message = self._content(source, from_json_text(ev.get(semconv.A2A_EVENT_MESSAGE)))
+            message = from_json_text(ev.get(semconv.A2A_EVENT_MESSAGE))
             metadata = from_json_text(ev.get(semconv.A2A_EVENT_METADATA))
             event_id = ev.get(semconv.A2A_EVENT_ID)
             event_type = ev.get(semconv.A2A_EVENT_TYPE)
             event = SessionEvent(
-                message=message,
+                id=event_id
+                if isinstance(event_id, str) and event_id
+                else derived_id(ctx.seed, "event", str(index)),
+                message=self._stored(source, message),
                 source=source,
                 type=event_type if isinstance(event_type, str) and event_type else "message",
-                task_id=run_id if isinstance(run_id, str) else None,
+                task_id=ctx.run_id,
                 timestamp=_time(span_event.timestamp),
                 metadata=metadata if isinstance(metadata, dict) else {},
             )
-            if isinstance(event_id, str) and event_id:
-                event.id = event_id
-            changes.events.append(event)
-            if source is EventSource.USER and isinstance(message, str):
-                self._state(session_id).user_texts.append(message)
+            ctx.changes.events.append(event)
+            if source is EventSource.USER and isinstance(message, str) and ctx.state:
+                ctx.state.remember_user_text(ctx.run_id, text_digest(message))
 
-    def _redact_structured(self, messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        if self.redact is None:
-            return messages
-        out = []
-        for message in messages:
-            try:
-                redacted = self.redact(message)
-            except Exception:
-                logger.exception("redaction hook failed; the message is dropped")
-                continue
-            if isinstance(redacted, dict):
-                out.append(redacted)
-        return out
-
-    def _chat(
+    # -- chat ---------------------------------------------------------------
+    def _continued(
         self,
-        span: ReadableSpan,
-        attrs: Mapping[str, Any],
+        state: SessionState,
         session_id: str,
-        changes: SessionChanges,
-    ) -> None:
-        state = self._state(session_id)
-        run_id = attrs.get(semconv.A2A_RUN_ID)
-        task_id = run_id if isinstance(run_id, str) else None
-        span_id = _span_id(span)
-        messages = chat_content(span, attrs)
-        inputs = self._redact_structured(_messages(messages.get(semconv.GEN_AI_INPUT_MESSAGES)))
-        outputs = self._redact_structured(_messages(messages.get(semconv.GEN_AI_OUTPUT_MESSAGES)))
+        inputs: Sequence[Mapping[str, Any]],
+        digests: Sequence[str],
+    ) -> tuple[int, CallRef | None]:
+        """How many of ``inputs`` an earlier call of the session already
+        holds (its input and output), and that call."""
+        ends = [j for j in range(len(inputs), 0, -1) if inputs[j - 1].get("role") == "assistant"]
+        if not ends:
+            return 0, None
+        found = self._longest(state, ends, digests)
+        # A longer prefix than the one known here may be a call another
+        # process (or this one, before it forgot) recorded: ask the store.
+        if (found is None or found[0] != ends[0]) and self._load(state, session_id):
+            found = self._longest(state, ends, digests)
+        return found if found is not None else (0, None)
 
-        last_assistant = -1
-        requested: dict[str, tuple[str, Any]] = {}  # call id -> (name, arguments) in the request
-        for index, message in enumerate(inputs):
-            if message.get("role") == "assistant":
-                last_assistant = index
-                for part in _parts(message):
-                    if part.get("type") == semconv.PART_TOOL_CALL and isinstance(
-                        part.get("id"), str
-                    ):
-                        requested[part["id"]] = (str(part.get("name", "")), part.get("arguments"))
-        anchor = _fingerprint(inputs[last_assistant]) if last_assistant >= 0 else ""
-        started = _time(span.start_time)
-        for offset, message in enumerate(inputs[last_assistant + 1 :]):
+    @staticmethod
+    def _longest(
+        state: SessionState, ends: Sequence[int], digests: Sequence[str]
+    ) -> tuple[int, CallRef] | None:
+        for j in ends:
+            ref = state.calls.get(digests[j])
+            if ref is not None:
+                return j, ref
+        return None
+
+    def _load(self, state: SessionState, session_id: str) -> bool:
+        """Read the session's recorded calls from the store, once per batch."""
+        if self.history is None or state.loaded_batch == self._batch:
+            return False
+        state.loaded_batch = self._batch
+        try:
+            events = self.history(session_id)
+        except Exception:
+            logger.warning(
+                "could not read session %.64r to recognise a continued conversation; "
+                "its whole input is recorded",
+                session_id,
+                exc_info=True,
+            )
+            return False
+        if events is None:
+            return False
+        state_from_events(state, events)
+        return True
+
+    @staticmethod
+    def _instructions(
+        inputs: Sequence[Mapping[str, Any]],
+        content: Mapping[str, Any],
+        attrs: Mapping[str, Any],
+    ) -> dict[str, Any]:
+        """The ``Instructions`` payload of a request (models.payloads)."""
+        system: list[dict[str, Any]] = []
+        for part in _messages(content.get(semconv.GEN_AI_SYSTEM_INSTRUCTIONS)) or []:
+            if part.get("type") == semconv.PART_TEXT:
+                system.append({"role": "system", "content": part.get("content")})
+        for message in inputs:
             role = message.get("role")
-            if role == "user":
-                key = (anchor, offset, _fingerprint(message))
-                if key in state.seen_inputs:
-                    continue
-                state.seen_inputs.remember(key)
-                parts = _parts(message)
-                text = _text(parts)
-                content: Any = text if text is not None and len(parts) == 1 else parts
-                if isinstance(content, str) and content in state.user_texts:
-                    state.user_texts.remove(content)  # already recorded by record_event
-                    continue
-                changes.events.append(
-                    trusted_event(
-                        message=content if self.capture_content else None,
-                        source=EventSource.USER,
-                        type=EventType.MESSAGE,
-                        task_id=task_id,
-                        timestamp=started,
-                        metadata={"span_id": span_id},
-                    )
+            if role in INSTRUCTION_ROLES:
+                message_parts = parts(message)
+                text = text_of(message_parts)
+                system.append(
+                    {"role": role, "content": text if text is not None else message_parts}
                 )
-            elif role == "tool":
-                for part in _parts(message):
-                    if part.get("type") != semconv.PART_TOOL_CALL_RESPONSE:
-                        continue
-                    call_id = part.get("id")
-                    if not isinstance(call_id, str) or call_id in state.recorded_calls:
-                        continue
-                    pending = state.pending_calls.pop(call_id, None)
-                    name, arguments = requested.get(call_id, ("", None))
-                    if pending is not None:
-                        name, arguments = pending.name, pending.arguments
-                    self._tool_event(
-                        state,
-                        changes,
-                        name=name,
-                        call_id=call_id,
-                        arguments=arguments,
-                        result=part.get("response"),
-                        error=None,
-                        parent_event_id=pending.llm_event_id if pending else None,
-                        task_id=task_id,
-                        timestamp=started,
-                        span_id=span_id,
-                    )
+        parameters = {
+            key[len(_REQUEST_PREFIX) :]: _plain(value)
+            for key, value in attrs.items()
+            if key.startswith(_REQUEST_PREFIX) and key not in _NOT_PARAMETERS
+        }
+        output_type = attrs.get(semconv.GEN_AI_OUTPUT_TYPE)
+        if output_type is not None:
+            parameters["output.type"] = output_type
+        tools = from_json_text(content.get(semconv.GEN_AI_TOOL_DEFINITIONS))
+        return {
+            "system": system,
+            "parameters": parameters,
+            "tools": [t for t in tools if isinstance(t, dict)] if isinstance(tools, list) else [],
+        }
 
-        if not outputs:
+    def _chat(self, ctx: _Span, attrs: Mapping[str, Any], session_id: str) -> None:
+        state = ctx.state
+        assert state is not None
+        span = ctx.span
+        content = chat_content(span, attrs)
+        inputs = _messages(content.get(semconv.GEN_AI_INPUT_MESSAGES))
+        outputs = _messages(content.get(semconv.GEN_AI_OUTPUT_MESSAGES))
+        digests = prefix_digests(inputs)
+        start, continued = self._continued(state, session_id, inputs, digests)
+        started = _time(span.start_time)
+        capture = self.capture_content
+
+        instructions = self._instructions(inputs, content, attrs)
+        context_digest = digest_of(instructions)
+        has_instructions = any(instructions.values())
+        if (continued is None and has_instructions) or (
+            continued is not None and continued.context_digest != context_digest
+        ):
+            self._emit(
+                ctx,
+                event_id=derived_id(ctx.seed, "instructions"),
+                payload=instructions if capture else None,
+                source=EventSource.SYSTEM,
+                type=EventType.INSTRUCTIONS,
+                timestamp=started,
+                metadata={"span_id": ctx.span_id},
+            )
+
+        for index in range(start, len(inputs)):
+            self._input_message(ctx, inputs, digests, index, started)
+
+        self._llm_event(ctx, attrs, outputs, digests, context_digest)
+
+    def _input_message(
+        self,
+        ctx: _Span,
+        inputs: Sequence[Mapping[str, Any]],
+        digests: Sequence[str],
+        index: int,
+        started: datetime,
+    ) -> None:
+        state = ctx.state
+        assert state is not None
+        message = inputs[index]
+        role = message.get("role")
+        if role in INSTRUCTION_ROLES:
+            return  # recorded as instructions
+        message_parts = parts(message)
+        metadata: dict[str, Any] = {"span_id": ctx.span_id}
+        if role == "tool":
+            for part in message_parts:
+                if part.get("type") == semconv.PART_TOOL_CALL_RESPONSE:
+                    self._tool_result(ctx, inputs, digests, index, part, started)
             return
-        output = outputs[0]
-        parts = _parts(output)
-        text = _text(parts)
+        text = text_of(message_parts)
+        payload: Any = text if text is not None and len(message_parts) == 1 else message_parts
+        if role == "user":
+            if isinstance(payload, str) and state.take_user_text(ctx.run_id, text_digest(payload)):
+                return  # the application recorded it with record_event
+            source = EventSource.USER
+        elif role == "assistant":
+            # Not the output of a call this session recorded: a conversation
+            # from elsewhere or examples in the prompt. Kept as sent, no usage.
+            source = EventSource.LLM
+            metadata[ORIGIN] = ORIGIN_REQUEST
+            calls = [
+                {"id": p.get("id"), "name": p.get("name"), "arguments": p.get("arguments")}
+                for p in message_parts
+                if p.get("type") == semconv.PART_TOOL_CALL
+            ]
+            if calls:
+                payload = {"content": text, "tool_calls": calls}
+        else:
+            source = EventSource.SYSTEM
+            metadata["role"] = role
+        self._emit(
+            ctx,
+            event_id=derived_id(ctx.seed, "input", str(index)),
+            payload=payload if self.capture_content else None,
+            source=source,
+            type=EventType.MESSAGE,
+            timestamp=started,
+            metadata=metadata,
+        )
+
+    def _tool_result(
+        self,
+        ctx: _Span,
+        inputs: Sequence[Mapping[str, Any]],
+        digests: Sequence[str],
+        index: int,
+        part: Mapping[str, Any],
+        started: datetime,
+    ) -> None:
+        """A tool message's result: recorded unless its TOOL_CALL event is."""
+        state = ctx.state
+        assert state is not None
+        call_id = part.get("id")
+        call_id = call_id if isinstance(call_id, str) and call_id else None
+        name, arguments, asking = "", None, None
+        # The assistant message that asked for it: the nearest one before.
+        for k in range(index - 1, -1, -1):
+            message = inputs[k]
+            if message.get("role") != "assistant":
+                continue
+            requested = [
+                p
+                for p in parts(message)
+                if p.get("type") == semconv.PART_TOOL_CALL and p.get("id") == call_id
+            ]
+            if requested:
+                name = str(requested[0].get("name") or "")
+                arguments = requested[0].get("arguments")
+                asking = state.calls.get(digests[k + 1])
+                break
+        if asking is not None and call_id is not None:
+            if call_id in asking.recorded:
+                return
+            asking.recorded.add(call_id)
+            event_id = derived_id(asking.event_id, "tool", call_id)
+        else:
+            event_id = derived_id(ctx.seed, "input", str(index), str(call_id))
+        self._tool_event(
+            ctx,
+            event_id=event_id,
+            name=name,
+            call_id=call_id,
+            arguments=arguments,
+            result=part.get("response"),
+            error=None,
+            parent_event_id=asking.event_id if asking else None,
+            timestamp=started,
+        )
+
+    def _llm_event(
+        self,
+        ctx: _Span,
+        attrs: Mapping[str, Any],
+        outputs: list[dict[str, Any]],
+        digests: Sequence[str],
+        context_digest: str,
+    ) -> None:
+        state = ctx.state
+        assert state is not None
+        span = ctx.span
+        output = outputs[0] if outputs else None
+        output_parts = parts(output) if output is not None else []
+        text = text_of(output_parts)
         tool_calls = [
             {"id": p.get("id"), "name": p.get("name"), "arguments": p.get("arguments")}
-            for p in parts
+            for p in output_parts
             if p.get("type") == semconv.PART_TOOL_CALL
         ]
-        llm_message: Any = {"content": text, "tool_calls": tool_calls} if tool_calls else text
+        failed = span.status.status_code is StatusCode.ERROR
+        interrupted = attrs.get(semconv.A2A_STREAM_INTERRUPTED)
+        payload: Any = text
+        if tool_calls or failed or interrupted in ("cut", "abandoned"):
+            payload = {"content": text}
+            if tool_calls:
+                payload["tool_calls"] = tool_calls
+            if failed:
+                payload["error"] = self._error(span, attrs)
+            if interrupted in ("cut", "abandoned"):
+                payload["interrupted"] = interrupted
+
         model = attrs.get(semconv.GEN_AI_RESPONSE_MODEL) or attrs.get(semconv.GEN_AI_REQUEST_MODEL)
-        metadata: dict[str, Any] = {"span_id": span_id, **_timing(span)}
+        metadata: dict[str, Any] = {"span_id": ctx.span_id, **_timing(span)}
         for field_name, attribute in (
             ("model", semconv.GEN_AI_RESPONSE_MODEL),
             ("request_model", semconv.GEN_AI_REQUEST_MODEL),
@@ -524,29 +628,61 @@ class SpanMapper:
         finish_reasons = attrs.get(semconv.GEN_AI_RESPONSE_FINISH_REASONS)
         if finish_reasons:
             metadata["finish_reasons"] = list(finish_reasons)
-        event = trusted_event(
-            message=llm_message if self.capture_content else None,
+        metadata[CONTEXT_DIGEST] = context_digest
+        # A failed call is no continuation point: a retry sends its input again.
+        conversation_digest = None
+        if not failed and output is not None:
+            conversation_digest = extend_digest(digests, (output,))
+            metadata[CONVERSATION_DIGEST] = conversation_digest
+
+        usage = self._usage(attrs, str(model or ""))
+        if usage is None and failed:
+            usage = trusted_usage(
+                prompt_tokens=0,
+                completion_tokens=0,
+                cached_input_tokens=0,
+                reasoning_tokens=0,
+                model=str(model or ""),
+                source="provider",
+            )
+        event_id = derived_id(ctx.seed, "llm")
+        self._emit(
+            ctx,
+            event_id=event_id,
+            payload=payload if self.capture_content else None,
             source=EventSource.LLM,
             type=EventType.MESSAGE,
-            task_id=task_id,
             timestamp=_time(span.end_time),
             metadata=metadata,
-            token_usage=self._usage(attrs, str(model or "")),
+            token_usage=usage,
         )
-        changes.events.append(event)
-        state.user_texts.clear()
-        for call in tool_calls:
-            call_id = call["id"]
-            if isinstance(call_id, str):
-                state.pending_calls.remember(
-                    call_id,
-                    _PendingCall(
-                        event.id,
-                        str(call["name"]),
-                        call["arguments"],
-                        _canonical(call["arguments"]),
-                    ),
-                )
+        if ctx.run_id in state.user_texts:
+            del state.user_texts[ctx.run_id]
+        if conversation_digest is not None:
+            state.add_call(
+                conversation_digest,
+                CallRef(
+                    event_id=event_id,
+                    context_digest=context_digest,
+                    tool_calls={
+                        c["id"]: (str(c["name"] or ""), arguments_key(c["arguments"]))
+                        for c in tool_calls
+                        if isinstance(c["id"], str) and c["id"]
+                    },
+                ),
+            )
+
+    @staticmethod
+    def _error(span: ReadableSpan, attrs: Mapping[str, Any]) -> dict[str, Any]:
+        """The ``LLMError`` payload of a failed call."""
+        message = attrs.get(semconv.A2A_ERROR_MESSAGE) or span.status.description
+        error: dict[str, Any] = {"type": str(attrs.get(semconv.ERROR_TYPE) or "error")}
+        if message:
+            error["message"] = str(message)[:_ERROR_MESSAGE_LIMIT]
+        status = _int(attrs, semconv.HTTP_RESPONSE_STATUS_CODE)
+        if status is not None:
+            error["status_code"] = status
+        return error
 
     @staticmethod
     def _usage(attrs: Mapping[str, Any], model: str) -> TokenUsage | None:
@@ -564,108 +700,83 @@ class SpanMapper:
             source="counted" if source == "counted" else "provider",
         )
 
-    def _tool(
-        self,
-        span: ReadableSpan,
-        attrs: Mapping[str, Any],
-        session_id: str,
-        changes: SessionChanges,
-    ) -> None:
-        state = self._state(session_id)
+    # -- tools --------------------------------------------------------------
+    def _tool(self, ctx: _Span, attrs: Mapping[str, Any]) -> None:
+        state = ctx.state
+        assert state is not None
+        span = ctx.span
         name = str(attrs.get(semconv.GEN_AI_TOOL_NAME, span.name))
         arguments = from_json_text(attrs.get(semconv.GEN_AI_TOOL_CALL_ARGUMENTS))
         result = from_json_text(attrs.get(semconv.GEN_AI_TOOL_CALL_RESULT))
-        call_id = attrs.get(semconv.GEN_AI_TOOL_CALL_ID)
-        pending: _PendingCall | None = None
-        if isinstance(call_id, str) and call_id:
-            if call_id in state.recorded_calls:
-                return
-            pending = state.pending_calls.pop(call_id, None)
+        raw_call_id = attrs.get(semconv.GEN_AI_TOOL_CALL_ID)
+        call_id = raw_call_id if isinstance(raw_call_id, str) and raw_call_id else None
+        parent = attrs.get(semconv.A2A_TOOL_PARENT_EVENT_ID)
+        parent_event_id = parent if isinstance(parent, str) and parent else None
+        asking: CallRef | None = None
+        if parent_event_id is not None:
+            asking = state.by_event.get(parent_event_id)
         else:
-            call_id, pending = self._match_pending(state, name, arguments)
+            found = state.pending(
+                call_id, name, None if call_id is not None else arguments_key(arguments)
+            )
+            if found is not None:
+                asking, call_id = found
+                parent_event_id = asking.event_id
+        if parent_event_id is not None and call_id is not None:
+            event_id = derived_id(parent_event_id, "tool", call_id)
+            if asking is not None:
+                asking.recorded.add(call_id)
+        else:
+            event_id = derived_id(ctx.seed, "tool")
         error = None
         if span.status.status_code is StatusCode.ERROR:
             error = attrs.get(semconv.A2A_ERROR_MESSAGE) or span.status.description
         elif attrs.get(semconv.A2A_RUN_CANCELLED):
             error = "cancelled"
-        run_id = attrs.get(semconv.A2A_RUN_ID)
-        parent_event_id = attrs.get(semconv.A2A_TOOL_PARENT_EVENT_ID)
-        if not isinstance(parent_event_id, str) or not parent_event_id:
-            parent_event_id = pending.llm_event_id if pending else None
         self._tool_event(
-            state,
-            changes,
+            ctx,
+            event_id=event_id,
             name=name,
             call_id=call_id,
             arguments=arguments,
             result=result,
             error=error,
             parent_event_id=parent_event_id,
-            task_id=run_id if isinstance(run_id, str) else None,
             timestamp=_time(span.end_time),
-            span_id=_span_id(span),
             timing=_timing(span),
         )
 
-    @staticmethod
-    def _match_pending(
-        state: _SessionState, name: str, arguments: Any
-    ) -> tuple[str | None, _PendingCall | None]:
-        """The pending call a tool run without call id answers: same name and
-        arguments, latest LLM reply first; else the latest with the same name."""
-        arguments_key: str | None = None  # made only when a call of this name waits
-        same_name: tuple[str, _PendingCall] | None = None
-        for call_id, pending in reversed(state.pending_calls.items()):
-            if pending.name != name:
-                continue
-            if arguments_key is None:
-                arguments_key = _canonical(arguments)
-            if pending.arguments_key == arguments_key:
-                del state.pending_calls[call_id]
-                return call_id, pending
-            if same_name is None:
-                same_name = (call_id, pending)
-        if same_name is not None:
-            del state.pending_calls[same_name[0]]
-            return same_name
-        return None, None
-
     def _tool_event(
         self,
-        state: _SessionState,
-        changes: SessionChanges,
+        ctx: _Span,
         *,
+        event_id: str,
         name: str,
         call_id: str | None,
         arguments: Any,
         result: Any,
         error: Any,
         parent_event_id: str | None,
-        task_id: str | None,
         timestamp: datetime,
-        span_id: str,
         timing: dict[str, Any] | None = None,
     ) -> None:
-        message: Any = {
+        capture = self.capture_content
+        payload: dict[str, Any] = {
             "tool_name": name,
             "call_id": call_id,
-            "arguments": arguments if self.capture_content else None,
-            "result": result if self.capture_content else None,
-            "error": error,
+            "arguments": arguments if capture else None,
+            "result": result if capture else None,
+            "error": None if error is None else str(error),
         }
-        message = self._content(EventSource.TOOL, message)
-        metadata: dict[str, Any] = {"span_id": span_id, **(timing or {})}
+        metadata: dict[str, Any] = {"span_id": ctx.span_id, **(timing or {})}
         if parent_event_id is not None:
             metadata["parent_event_id"] = parent_event_id
-        changes.events.append(
-            trusted_event(
-                message=message,
-                source=EventSource.TOOL,
-                type=EventType.TOOL_CALL,
-                task_id=task_id,
-                timestamp=timestamp,
-                metadata=metadata,
-            )
+        self._emit(
+            ctx,
+            event_id=event_id,
+            payload=payload,
+            source=EventSource.TOOL,
+            type=EventType.TOOL_CALL,
+            timestamp=timestamp,
+            metadata=metadata,
         )
-        if call_id is not None:
-            state.recorded_calls.remember(call_id)

@@ -31,6 +31,7 @@ from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
 
 from a2a_session_manager.exporters._buffer import RetryBuffer, merge_changes
 from a2a_session_manager.exporters._mapping import Redactor, SpanMapper, span_attributes
+from a2a_session_manager.models.session_event import SessionEvent
 from a2a_session_manager.storage.base import SessionStore
 from a2a_session_manager.storage.changes import SessionChanges
 from a2a_session_manager.storage.errors import StoreUnavailableError
@@ -61,7 +62,9 @@ class SessionSpanProcessor(SpanProcessor):
         retry_max_delay: float = 30.0,
     ) -> None:
         self.store = store
-        self.mapper = SpanMapper(capture_content=capture_content, redact=redact)
+        self.mapper = SpanMapper(
+            capture_content=capture_content, redact=redact, history=self._stored_events
+        )
         self._queue: deque[ReadableSpan] = deque()
         self._max_queue = max(1, max_queue_size)
         self._wake_at = max(1, self._max_queue // 4)
@@ -133,6 +136,17 @@ class SessionSpanProcessor(SpanProcessor):
         store = store if store is not None else SessionStoreProvider.get_store()
         if isinstance(store, InMemorySessionStore) and store.read_barrier == self._drain_for_reader:
             store.set_read_barrier(None)
+
+    def _stored_events(self, session_id: str) -> list[SessionEvent] | None:
+        """The session's stored events, for the mapper to recognise calls that
+        another process (or this one, before it forgot them) recorded."""
+        store = self.store if self.store is not None else SessionStoreProvider.get_store()
+        token = context.attach(_SUPPRESSED)
+        try:
+            stored = store.get(session_id)
+        finally:
+            context.detach(token)
+        return None if stored is None else stored.events
 
     # -- flushing -------------------------------------------------------------
     def on_scope_return(self) -> None:

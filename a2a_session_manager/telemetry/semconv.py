@@ -54,6 +54,7 @@ GEN_AI_REQUEST_PRESENCE_PENALTY: Final = "gen_ai.request.presence_penalty"
 GEN_AI_REQUEST_STOP_SEQUENCES: Final = "gen_ai.request.stop_sequences"
 GEN_AI_REQUEST_SEED: Final = "gen_ai.request.seed"
 GEN_AI_REQUEST_CHOICE_COUNT: Final = "gen_ai.request.choice.count"
+GEN_AI_REQUEST_STREAM: Final = "gen_ai.request.stream"
 GEN_AI_OUTPUT_TYPE: Final = "gen_ai.output.type"
 
 GEN_AI_RESPONSE_ID: Final = "gen_ai.response.id"
@@ -75,6 +76,7 @@ GEN_AI_TOOL_DESCRIPTION: Final = "gen_ai.tool.description"
 GEN_AI_TOOL_CALL_ID: Final = "gen_ai.tool.call.id"
 GEN_AI_TOOL_CALL_ARGUMENTS: Final = "gen_ai.tool.call.arguments"
 GEN_AI_TOOL_CALL_RESULT: Final = "gen_ai.tool.call.result"
+GEN_AI_TOOL_DEFINITIONS: Final = "gen_ai.tool.definitions"
 
 # OpenAI-specific names of the conventions' openai registry
 OPENAI_REQUEST_SERVICE_TIER: Final = "openai.request.service_tier"
@@ -84,6 +86,7 @@ OPENAI_RESPONSE_SYSTEM_FINGERPRINT: Final = "openai.response.system_fingerprint"
 SERVER_ADDRESS: Final = "server.address"
 SERVER_PORT: Final = "server.port"
 ERROR_TYPE: Final = "error.type"
+HTTP_RESPONSE_STATUS_CODE: Final = "http.response.status_code"
 
 # Values of GEN_AI_OPERATION_NAME
 OPERATION_CHAT: Final = "chat"
@@ -120,6 +123,8 @@ A2A_USAGE_SOURCE: Final = "a2a.usage.source"  # "provider" | "counted"
 A2A_COST_USD: Final = "a2a.usage.cost_usd"
 A2A_ERROR_MESSAGE: Final = "a2a.error.message"
 A2A_RUN_CANCELLED: Final = "a2a.run.cancelled"
+# On a chat span whose stream ended early: "cut" (by the server) or "abandoned" (by the caller).
+A2A_STREAM_INTERRUPTED: Final = "a2a.stream.interrupted"
 # On an ``execute_tool`` span: the id of the LLM event that asked for the call,
 # when that event was recorded with record_event (the tool processor does).
 A2A_TOOL_PARENT_EVENT_ID: Final = "a2a.tool.parent_event_id"
@@ -141,6 +146,7 @@ CONTENT_ATTRIBUTES: Final = frozenset(
         GEN_AI_SYSTEM_INSTRUCTIONS,
         GEN_AI_TOOL_CALL_ARGUMENTS,
         GEN_AI_TOOL_CALL_RESULT,
+        GEN_AI_TOOL_DEFINITIONS,
         A2A_EVENT_MESSAGE,
     }
 )
