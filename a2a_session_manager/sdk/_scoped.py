@@ -5,6 +5,11 @@ span and attaches a context that holds it; leaving detaches the context and
 finishes the span exactly once (completed, failed or cancelled). A user's
 exception passes through untouched: it is recorded, never replaced.
 
+One object may be entered by many threads and tasks at once (a module-level
+``RUN = asm.run("agent")``): the entries open in each thread or task are kept
+in a context variable, not on the object, so each ``__exit__`` ends the entry
+its own thread or task opened, innermost first when an object is re-entered.
+
 Decorated generators and async generators keep their span open until they
 are exhausted or closed, and attach its context only while their own code
 runs, so the caller's context never sees it between items.
@@ -14,12 +19,16 @@ from __future__ import annotations
 
 import functools
 import inspect
+import logging
 from collections.abc import AsyncGenerator, Callable, Generator
+from contextvars import ContextVar
 from types import TracebackType
 from typing import Any, TypeVar
 
 from opentelemetry import context
 from opentelemetry.context import Context
+
+logger = logging.getLogger(__name__)
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -39,11 +48,32 @@ class Active:
         raise NotImplementedError
 
 
+# The ``with`` entries open in this thread or task, innermost first, as
+# immutable links (owner, entry, rest): a task started inside a block inherits
+# the chain and can never change its parent's.
+_Chain = tuple["Scoped", Active, "_Chain"] | None
+_OPEN: ContextVar[_Chain] = ContextVar("a2a_session_manager.open_scopes", default=None)
+
+
+def _pop_deeper(owner: Scoped, top: _Chain) -> Active | None:
+    """The innermost entry of ``owner`` below ``top`` (blocks left out of order
+    by manual ``__exit__`` calls), removed from this context's chain."""
+    above: list[tuple[Scoped, Active]] = []
+    link = top
+    while link is not None and link[0] is not owner:
+        above.append((link[0], link[1]))
+        link = link[2]
+    if link is None:
+        return None
+    rest = link[2]
+    for other, active in reversed(above):
+        rest = (other, active, rest)
+    _OPEN.set(rest)
+    return link[1]
+
+
 class Scoped:
     """Base of ``session``/``run``/``tool`` objects."""
-
-    def __init__(self) -> None:
-        self._entered: list[Active] = []
 
     def _open(self, args: tuple[Any, ...] | None, kwargs: dict[str, Any] | None) -> Active:
         raise NotImplementedError
@@ -55,7 +85,7 @@ class Scoped:
     def __enter__(self) -> Any:
         active = self._open(None, None)
         active.token = context.attach(active.context)
-        self._entered.append(active)
+        _OPEN.set((self, active, _OPEN.get()))
         return active
 
     def __exit__(
@@ -64,7 +94,19 @@ class Scoped:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        active = self._entered.pop()
+        top = _OPEN.get()
+        if top is not None and top[0] is self:  # the usual case: the innermost entry
+            _OPEN.set(top[2])
+            active: Active | None = top[1]
+        else:
+            active = _pop_deeper(self, top)
+        if active is None:
+            logger.warning(
+                "%s %r was not entered in this thread or task: nothing to leave",
+                type(self).__name__,
+                getattr(self, "name", None),
+            )
+            return
         context.detach(active.token)  # type: ignore[arg-type]
         active.finish(exc)
 
