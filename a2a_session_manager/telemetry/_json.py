@@ -34,7 +34,11 @@ def to_json_text(value: Any) -> str:
         return _ENCODER.encode(value)
     except (ValueError, TypeError, RecursionError):
         # Circular structures, or keys JSON cannot hold (tuples): keep a readable trace.
+        pass
+    try:
         return json.dumps(repr(value), ensure_ascii=False)
+    except Exception:  # nested too deeply even for ``repr``, or a hostile ``__repr__``
+        return json.dumps(f"<unserialisable {type(value).__name__}>")
 
 
 def from_json_text(text: Any) -> Any:
@@ -43,5 +47,5 @@ def from_json_text(text: Any) -> Any:
         return text
     try:
         return json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):
         return text

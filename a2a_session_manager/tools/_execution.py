@@ -1,11 +1,12 @@
 """Running a batch of tool calls: concurrently, each under its timeout, each
 recorded as one ``execute_tool`` span, none able to sink the others.
 
-Async tools run on the event loop; sync tools run in worker threads with the
-OpenTelemetry context of their span (``wrap_context``), so whatever they
-record lands in the same session and run. A sync tool that times out cannot
-be stopped (Python threads cannot be killed): its result is reported as a
-timeout at once, and the thread finishes in the background.
+Async tools run on the event loop; sync tools each run in a daemon thread of
+their own with the context of their span, so whatever they record lands in
+the same session and run. A sync tool that times out cannot be stopped
+(Python threads cannot be killed): its result is reported as a timeout at
+once, and the thread finishes in the background, where it neither keeps the
+interpreter alive nor holds up later calls (``_daemon_threads``).
 """
 
 from __future__ import annotations
@@ -13,20 +14,23 @@ from __future__ import annotations
 import asyncio
 import functools
 import inspect
+import logging
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from opentelemetry import trace
 
-from a2a_session_manager.sdk import tool, wrap_context
+from a2a_session_manager.sdk import tool
 from a2a_session_manager.sdk._spans import describe
 from a2a_session_manager.telemetry import semconv
+from a2a_session_manager.tools._daemon_threads import DaemonCall
 from a2a_session_manager.tools._errors import ToolArgumentsError, ToolTimeoutError
 from a2a_session_manager.tools._parsing import ToolCall
 from a2a_session_manager.tools._resolved import ResolvedTool
 from a2a_session_manager.tools._results import ToolResult
+
+logger = logging.getLogger(__name__)
 
 
 def _is_async(function: Callable[..., Any]) -> bool:
@@ -45,7 +49,7 @@ def _bind(resolved: ResolvedTool, arguments: dict[str, Any]) -> inspect.BoundArg
 
 
 class ToolRunner:
-    """Runs calls for one processor; owns the worker threads of its sync tools."""
+    """Runs calls for one processor, at most ``max_concurrency`` at once."""
 
     def __init__(self, *, timeout: float | None, max_concurrency: int) -> None:
         if max_concurrency < 1:
@@ -54,20 +58,6 @@ class ToolRunner:
             raise ValueError("timeout must be positive (or None for no timeout)")
         self.timeout = timeout
         self.max_concurrency = max_concurrency
-        self._threads: ThreadPoolExecutor | None = None
-
-    def _pool(self) -> ThreadPoolExecutor:
-        if self._threads is None:
-            self._threads = ThreadPoolExecutor(
-                max_workers=self.max_concurrency, thread_name_prefix="a2a-tool"
-            )
-        return self._threads
-
-    def close(self) -> None:
-        """Release the worker threads (those still running finish first, in the background)."""
-        if self._threads is not None:
-            self._threads.shutdown(wait=False)
-            self._threads = None
 
     async def run_all(
         self,
@@ -133,8 +123,9 @@ class ToolRunner:
             async with deadline:
                 if _is_async(function):
                     return await function(*args, **kwargs)
-                in_span = wrap_context(functools.partial(function, *args, **kwargs))
-                result = await asyncio.get_running_loop().run_in_executor(self._pool(), in_span)
+                result = await _in_daemon_thread(
+                    functools.partial(function, *args, **kwargs), resolved.name
+                )
                 if inspect.isawaitable(result):  # a sync callable that returned a coroutine
                     result = await result
                 return result
@@ -144,3 +135,19 @@ class ToolRunner:
                     f"tool {resolved.name!r} timed out after {timeout:g} s"
                 ) from None
             raise  # the tool's own TimeoutError
+
+
+async def _in_daemon_thread(function: Callable[[], Any], name: str) -> Any:
+    call = DaemonCall(function, name=f"a2a-tool {name}")
+    try:
+        return await call.future
+    except BaseException:  # timed out or cancelled: the thread runs on, unwaited for
+        still_running = call.abandon()
+        if still_running is not None:
+            logger.warning(
+                "sync tool %r was given up on while still running; its thread finishes "
+                "in the background (%d sync tool call(s) now running after their call ended)",
+                name,
+                still_running,
+            )
+        raise

@@ -4,13 +4,16 @@ Accepts what applications actually hold: an OpenAI chat message as a dict or
 as an ``openai`` SDK object (``ChatCompletionMessage``, or a whole
 ``ChatCompletion``: its first choice is used), JSON text of either, a bare
 list of tool calls, and the legacy ``function_call``. Nothing here raises on
-bad input: every defect becomes a *problem* that the processor answers with
-a retry.
+bad input: every defect (invalid or non-object JSON, JSON nested past the
+parser's recursion limit, arguments nested deeper than
+:data:`MAX_ARGUMENT_DEPTH`) becomes a *problem* that the processor answers
+with a retry, or with ``ToolProcessingError`` once retries are spent.
 """
 
 from __future__ import annotations
 
 import json
+import reprlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -19,6 +22,15 @@ from uuid import uuid4
 from a2a_session_manager.telemetry._json import to_json_text
 
 _MAX_QUOTED = 200  # characters of a bad value quoted in a problem
+_SHORT = reprlib.Repr()  # bounded in depth and length, whatever the value
+_SHORT.maxstring = _SHORT.maxother = _MAX_QUOTED
+
+MAX_ARGUMENT_DEPTH = 64
+"""Deepest nesting of objects and arrays accepted in a call's arguments.
+
+Real tool arguments nest a few levels. Deeper ones are refused before they
+reach the tool, or a store that could not read them back (pydantic gives up
+at a few hundred levels, so a session holding them would not load)."""
 
 
 def new_call_id() -> str:
@@ -65,8 +77,42 @@ class ParsedReply:
 
 
 def _quote(value: Any) -> str:
-    text = value if isinstance(value, str) else repr(value)
+    if isinstance(value, str):
+        text = value
+    else:
+        try:
+            text = _SHORT.repr(value)
+        except Exception:  # a hostile ``__repr__``
+            text = f"<{type(value).__name__}>"
     return text if len(text) <= _MAX_QUOTED else text[:_MAX_QUOTED] + "…"
+
+
+def _nests_deeper_than(value: Any, limit: int) -> bool:
+    """Whether objects and arrays in ``value`` nest more than ``limit`` levels.
+
+    Iterative, so no depth can exhaust the stack. A container reached twice
+    (only in mappings built in Python: shared or cyclic) is walked once.
+    """
+    pending: list[tuple[Any, int]] = [(value, 1)]
+    seen: set[int] = set()
+    while pending:
+        item, depth = pending.pop()
+        if depth > limit:
+            return True
+        if id(item) in seen:
+            continue
+        seen.add(id(item))
+        children = item.values() if isinstance(item, Mapping) else item
+        pending.extend(
+            (child, depth + 1) for child in children if isinstance(child, Mapping | list | tuple)
+        )
+    return False
+
+
+def _too_deep_text(text: str) -> bool:
+    # Counting openers (in C) rules out deep nesting for nearly every call,
+    # without walking the parsed value.
+    return text.count("{") + text.count("[") > MAX_ARGUMENT_DEPTH
 
 
 def _plain(value: Any) -> Any:
@@ -91,6 +137,8 @@ def _message_of(reply: Any) -> tuple[Mapping[str, Any] | None, str | None]:
     if isinstance(reply, str):
         try:
             decoded = json.loads(reply)
+        except RecursionError:
+            return None, "the reply is JSON nested too deeply to parse"
         except ValueError:
             return {"content": reply}, None  # a plain text answer: no tool call
         if not isinstance(decoded, dict | list):
@@ -117,7 +165,10 @@ def _arguments(raw: Any) -> tuple[dict[str, Any], str, str | None]:
     if raw is None:
         return {}, "{}", None
     if isinstance(raw, Mapping):
-        return dict(raw), to_json_text(dict(raw)), None
+        arguments = dict(raw)
+        if _nests_deeper_than(arguments, MAX_ARGUMENT_DEPTH):
+            return {}, "{}", f"arguments nest deeper than {MAX_ARGUMENT_DEPTH} levels"
+        return arguments, to_json_text(arguments), None
     if isinstance(raw, bytes | bytearray):
         try:
             raw = bytes(raw).decode("utf-8")
@@ -127,12 +178,17 @@ def _arguments(raw: Any) -> tuple[dict[str, Any], str, str | None]:
         return {}, to_json_text(raw), f"arguments must be a JSON object, got {_quote(raw)}"
     if not raw.strip():
         return {}, raw, None  # some models send "" for a call without parameters
+    too_deep = f"arguments nest deeper than {MAX_ARGUMENT_DEPTH} levels"
     try:
         parsed = json.loads(raw)
+    except RecursionError:
+        return {}, raw, f"{too_deep}: {_quote(raw)}"
     except ValueError as exc:
         return {}, raw, f"malformed JSON arguments ({exc}): {_quote(raw)}"
     if not isinstance(parsed, dict):
         return {}, raw, f"arguments must be a JSON object, got {_quote(raw)}"
+    if _too_deep_text(raw) and _nests_deeper_than(parsed, MAX_ARGUMENT_DEPTH):
+        return {}, raw, f"{too_deep}: {_quote(raw)}"
     return parsed, raw, None
 
 

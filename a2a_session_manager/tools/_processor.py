@@ -105,8 +105,8 @@ class SessionAwareToolProcessor:
         return cls(session_id, **kwargs)
 
     def close(self) -> None:
-        """Release the worker threads of sync tools (also done when collected)."""
-        self._runner.close()
+        """Nothing to release any more: each sync tool call runs in a daemon
+        thread of its own, which ends with the call. Kept so that callers keep working."""
 
     async def process_llm_message(
         self, llm_message: Any, llm_call_fn: LLMCall | None = None
