@@ -23,6 +23,10 @@ SECTIONS = {
     "storage": ("Stores, prompts and tokens (issue 3)", "benchmarks.bench_storage"),
     "sdk": ("Runs as spans, recorded into stores (issue 4)", "benchmarks.bench_sdk"),
     "openai": ("The instrumented OpenAI client (issue 5)", "benchmarks.bench_openai"),
+    "mapping": (
+        "Span → session mapping as conversations grow (issue 9)",
+        "benchmarks.bench_mapping",
+    ),
     "peers": ("The peers, each in its own venv, same machine", "benchmarks.bench_peers"),
 }
 RESULTS = Path(__file__).with_name("RESULTS.md")
