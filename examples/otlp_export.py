@@ -7,7 +7,7 @@ fresh process configured with ``asm.configure(otlp_endpoint=...)``:
 
 1. with the default settings: spans reach the collector *without* message
    content (prompts, replies, tool arguments and results stay home);
-2. with ``OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT=true``: the
+2. with ``OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT=SPAN_ONLY``: the
    collector gets the content too.
 
 Either way the session store (the application's own memory) keeps the
@@ -237,7 +237,7 @@ def main() -> None:
 
     with OtlpReceiver() as receiver:
         print(f"OTLP/HTTP receiver on {receiver.endpoint}")
-        for capture in ("", "true"):
+        for capture in ("", "SPAN_ONLY"):
             env = {**os.environ, "OTEL_SERVICE_NAME": "otlp-example"}
             env.pop("OTEL_EXPORTER_OTLP_ENDPOINT", None)
             env.pop("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", None)

@@ -323,8 +323,10 @@ def test_sub_agents_example_builds_a_hierarchy_across_processes(tmp_path: Path) 
 
 
 def _otlp_blocks(out: str) -> tuple[str, str]:
-    unset = out.split("CAPTURE_MESSAGE_CONTENT=(unset)")[1].split("CAPTURE_MESSAGE_CONTENT=true")[0]
-    captured = out.split("CAPTURE_MESSAGE_CONTENT=true")[1]
+    unset = out.split("CAPTURE_MESSAGE_CONTENT=(unset)")[1].split(
+        "CAPTURE_MESSAGE_CONTENT=SPAN_ONLY"
+    )[0]
+    captured = out.split("CAPTURE_MESSAGE_CONTENT=SPAN_ONLY")[1]
     return unset, captured
 
 

@@ -131,7 +131,7 @@ def test_session_from_deferred_content_equals_the_one_from_json_attributes(
     conversation: Conversation,
     stream: bool,
 ) -> None:
-    monkeypatch.setenv(CAPTURE, "true")
+    monkeypatch.setenv(CAPTURE, "SPAN_ONLY")
     with asm.session("with-json"):
         conversation(openai_client, openai_server, stream)
     json_spans = _chat_spans(recorded.exporter)
@@ -204,7 +204,7 @@ def test_content_on_spans_when_the_conventions_allow_it(
     messages = [{"role": "user", "content": "exported?"}]
     with asm.session("off"):
         openai_client.chat.completions.create(model=MODEL, messages=messages)
-    monkeypatch.setenv(CAPTURE, "TRUE")
+    monkeypatch.setenv(CAPTURE, "span_and_event")
     with asm.session("on"):
         openai_client.chat.completions.create(model=MODEL, messages=messages)
     off, on = _chat_spans(recorded.exporter)

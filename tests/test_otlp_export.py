@@ -233,7 +233,7 @@ def test_content_is_exported_when_the_environment_allows_it(
     project: str,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setenv(semconv.OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT, "true")
+    monkeypatch.setenv(semconv.OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT, "SPAN_ONLY")
     store, handle = configure_for(project, otlp_receiver.endpoint)
     run_weather_agent(openai_server, openai_client, "otlp-content")
     assert handle.force_flush()
@@ -263,7 +263,7 @@ def test_capture_content_false_keeps_content_out_of_the_export_too(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """The application's ``capture_content=False`` wins over the environment."""
-    monkeypatch.setenv(semconv.OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT, "true")
+    monkeypatch.setenv(semconv.OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT, "SPAN_ONLY")
     store = InMemorySessionStore()
     provider = TracerProvider(resource=Resource.create({PROJECT_ATTRIBUTE: project}))
     handle = asm.configure(
@@ -299,7 +299,7 @@ def test_redaction_hook_sees_every_exported_message(
     project: str,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setenv(semconv.OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT, "true")
+    monkeypatch.setenv(semconv.OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT, "SPAN_ONLY")
     seen_roles: list[str] = []
 
     def redact(message: dict[str, Any]) -> dict[str, Any]:
@@ -337,7 +337,7 @@ def test_configure_again_turns_export_on_and_updates_redaction(
     project: str,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setenv(semconv.OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT, "true")
+    monkeypatch.setenv(semconv.OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT, "SPAN_ONLY")
     provider = TracerProvider(resource=Resource.create({PROJECT_ATTRIBUTE: project}))
     store = InMemorySessionStore()
     handle = asm.configure(store=store, tracer_provider=provider)

@@ -3,7 +3,8 @@
 Uses the standard ``opentelemetry-exporter-otlp-proto-http`` exporter (the
 ``[otlp]`` extra) behind a ``BatchSpanProcessor``. Content attributes
 (``semconv.CONTENT_ATTRIBUTES``) are removed unless
-``OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT`` is true; when kept,
+``OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT`` puts content on spans
+(``SPAN_ONLY`` or ``SPAN_AND_EVENT``); when kept,
 the redaction hook sees each message first.
 """
 
@@ -22,6 +23,7 @@ from opentelemetry.sdk.trace.export import (
 )
 
 from a2a_session_manager.telemetry import semconv
+from a2a_session_manager.telemetry._deferred_content import content_on_spans
 from a2a_session_manager.telemetry._json import from_json_text, to_json_text
 
 logger = logging.getLogger(__name__)
@@ -31,11 +33,6 @@ Redactor = Callable[[dict[str, Any]], dict[str, Any]]
 _RECONFIGURE_FLUSH_MILLIS = 5_000
 
 _STRUCTURED = (semconv.GEN_AI_INPUT_MESSAGES, semconv.GEN_AI_OUTPUT_MESSAGES)
-
-
-def content_capture_allowed() -> bool:
-    value = os.environ.get(semconv.OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT, "")
-    return value.strip().lower() in ("true", "1", "yes")
 
 
 def otlp_configured(endpoint: str | None) -> bool:
@@ -138,7 +135,7 @@ class OtlpSpanProcessor(BatchSpanProcessor):
         (waiting at most ``_RECONFIGURE_FLUSH_MILLIS`` on a slow collector)."""
         self.force_flush(_RECONFIGURE_FLUSH_MILLIS)
         self.content_filter.redact = redact
-        self.content_filter.capture_content = capture_content and content_capture_allowed()
+        self.content_filter.capture_content = capture_content and content_on_spans()
 
 
 def _traces_url(endpoint: str) -> str:
@@ -166,6 +163,6 @@ def otlp_processor(
     exporter = OTLPSpanExporter(endpoint=_traces_url(endpoint)) if endpoint else OTLPSpanExporter()
     return OtlpSpanProcessor(
         ContentFilteringExporter(
-            exporter, capture_content=capture_content and content_capture_allowed(), redact=redact
+            exporter, capture_content=capture_content and content_on_spans(), redact=redact
         )
     )

@@ -7,7 +7,9 @@ Environment variables honoured:
 ``OTEL_SERVICE_NAME``        the service name of a provider we create.
 ``OTEL_EXPORTER_OTLP_*``     an endpoint turns on OTLP export (``[otlp]`` extra).
 ``OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT``
-                             ``true``: OTLP export carries message content.
+                             ``SPAN_ONLY`` / ``SPAN_AND_EVENT``: OTLP export carries
+                             message content (``NO_CONTENT`` by default; other values
+                             fail closed).
 """
 
 from __future__ import annotations

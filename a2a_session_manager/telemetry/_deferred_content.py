@@ -1,11 +1,12 @@
 """Message content built after the call, for the session store only.
 
 Per the GenAI conventions, message content goes on spans only when
-``OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT`` is true: then an
-exporter may send it, and the instrumentation sets the content attributes
-(JSON text) as usual. Otherwise the session store is content's only reader,
-and turning messages into JSON during the user's call would be wasted work:
-the instrumentation attaches a *producer* instead, a callable returning the
+``OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT`` is ``SPAN_ONLY`` or
+``SPAN_AND_EVENT`` (:func:`content_on_spans`): then an exporter may send it,
+and the instrumentation sets the content attributes (JSON text) as usual.
+Otherwise the session store is content's only reader, and turning messages
+into JSON during the user's call would be wasted work: the instrumentation
+attaches a *producer* instead, a callable returning the
 content attributes as plain JSON values (what ``json.loads`` of the
 attributes would give), and the session mapper calls it when it maps the
 span, in the background or on read.
@@ -18,23 +19,57 @@ says so and the caller sets the attributes instead.
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Callable
-from typing import Any
+from functools import lru_cache
+from typing import Any, Final
 
 from a2a_session_manager.telemetry import semconv
 
 # Content attribute name -> its value as plain JSON values (not JSON text).
 ContentProducer = Callable[[], dict[str, Any]]
 
+logger = logging.getLogger(__name__)
+
 _PRODUCER = "_a2a_deferred_content"
-_TRUE = frozenset({"true", "1", "yes"})
+
+# The conventions' values of OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT.
+NO_CONTENT: Final = "NO_CONTENT"
+SPAN_ONLY: Final = "SPAN_ONLY"
+EVENT_ONLY: Final = "EVENT_ONLY"
+SPAN_AND_EVENT: Final = "SPAN_AND_EVENT"
+CAPTURE_MODES: Final = (NO_CONTENT, SPAN_ONLY, EVENT_ONLY, SPAN_AND_EVENT)
+_ON_SPANS: Final = frozenset({SPAN_ONLY, SPAN_AND_EVENT})
+
+
+@lru_cache(maxsize=16)
+def capture_mode(value: str | None) -> str:
+    """The conventions' mode ``value`` names (case-insensitive). Anything else,
+    booleans included, fails closed to ``NO_CONTENT`` with one warning naming
+    the value to use (cached: one warning per distinct value)."""
+    if value is None or not value.strip():
+        return NO_CONTENT
+    mode = value.strip().upper()
+    if mode in CAPTURE_MODES:
+        return mode
+    logger.warning(
+        "%s=%r is not one of %s: no message content is captured on spans or events. "
+        "Set it to SPAN_ONLY to send message content to collectors "
+        "(session stores keep content either way).",
+        semconv.OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT,
+        value,
+        ", ".join(CAPTURE_MODES),
+    )
+    return NO_CONTENT
 
 
 def content_on_spans() -> bool:
-    """Whether spans carry message content (the conventions' opt-in variable)."""
+    """Whether spans carry message content: the conventions' variable says
+    ``SPAN_ONLY`` or ``SPAN_AND_EVENT``. Read on every call, so a change of the
+    variable applies to the next call."""
     value = os.environ.get(semconv.OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT)
-    return value is not None and value.strip().lower() in _TRUE
+    return capture_mode(value) in _ON_SPANS
 
 
 def defer_content(span: Any, producer: ContentProducer) -> bool:

@@ -10,7 +10,7 @@ Fixtures:
 - ``openai_spans``: ``OpenAIInstrumentor`` instrumented with its own
   ``TracerProvider`` whose spans go to the returned ``InMemorySpanExporter``;
   uninstrumented after the test. Message content is on the spans
-  (``OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT=true``, the
+  (``OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT=SPAN_ONLY``, the
   conventions' opt-in; without it content goes to the session store only).
 """
 
@@ -52,7 +52,7 @@ async def async_openai_client(
 
 @pytest.fixture
 def openai_spans(monkeypatch: pytest.MonkeyPatch) -> Iterator[InMemorySpanExporter]:
-    monkeypatch.setenv("OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT", "true")
+    monkeypatch.setenv("OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT", "SPAN_ONLY")
     exporter = InMemorySpanExporter()
     provider = TracerProvider()
     provider.add_span_processor(SimpleSpanProcessor(exporter))
