@@ -302,8 +302,11 @@ def test_redaction_hook_sees_every_exported_message(
     monkeypatch.setenv(semconv.OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT, "SPAN_ONLY")
     seen_roles: list[str] = []
 
+    seen_shapes: set[tuple[str, ...]] = set()
+
     def redact(message: dict[str, Any]) -> dict[str, Any]:
         seen_roles.append(str(message.get("role")))
+        seen_shapes.add(tuple(sorted(message)))
         scrubbed: dict[str, Any] = _scrub(message)
         return scrubbed
 
@@ -326,6 +329,8 @@ def test_redaction_hook_sees_every_exported_message(
     (event,) = event_span["events"]
     assert json.loads(event["attributes"][semconv.A2A_EVENT_MESSAGE]) == _scrub(NOTE)
     assert "system" in seen_roles  # the event's own source, as the store's hook sees it
+    # One shape for every payload, exported or stored: {"role", "content"}.
+    assert seen_shapes == {("content", "role")}
     stored = store.get("otlp-redacted")
     assert stored is not None and stored.events[0].message == _scrub(NOTE)
 

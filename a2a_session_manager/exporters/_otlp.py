@@ -4,8 +4,9 @@ Uses the standard ``opentelemetry-exporter-otlp-proto-http`` exporter (the
 ``[otlp]`` extra) behind a ``BatchSpanProcessor``. Content attributes
 (``semconv.CONTENT_ATTRIBUTES``) are removed unless
 ``OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT`` puts content on spans
-(``SPAN_ONLY`` or ``SPAN_AND_EVENT``); when kept,
-the redaction hook sees each message first.
+(``SPAN_ONLY`` or ``SPAN_AND_EVENT``); when kept, the redaction hook sees
+each message first, in the same shape as for the session store:
+``{"role": ..., "content": <text or parts>}``.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from opentelemetry.sdk.trace.export import (
     SpanExportResult,
 )
 
+from a2a_session_manager.exporters._conversation import parts, text_of
 from a2a_session_manager.telemetry import semconv
 from a2a_session_manager.telemetry._deferred_content import content_on_spans
 from a2a_session_manager.telemetry._json import from_json_text, to_json_text
@@ -43,11 +45,28 @@ def otlp_configured(endpoint: str | None) -> bool:
     )
 
 
+def _redacted_message(message: dict[str, Any], redact: Redactor) -> dict[str, Any]:
+    """A structured message through the hook, in the one shape the session
+    store's hook sees too: ``{"role", "content": <text, or the parts>}``."""
+    message_parts = parts(message)
+    text = text_of(message_parts)
+    single = text is not None and len(message_parts) == 1
+    out = redact({"role": message.get("role"), "content": text if single else message_parts})
+    content = out.get("content") if isinstance(out, dict) else None
+    if isinstance(content, str):
+        new_parts: list[Any] = [{"type": semconv.PART_TEXT, "content": content}]
+    else:
+        new_parts = content if isinstance(content, list) else []
+    return {**message, "parts": new_parts}
+
+
 def _redacted(key: str, value: Any, redact: Redactor, role: str) -> Any:
     parsed = from_json_text(value)
     try:
         if key in _STRUCTURED and isinstance(parsed, list):
-            return to_json_text([redact(m) for m in parsed if isinstance(m, dict)])
+            return to_json_text(
+                [_redacted_message(m, redact) for m in parsed if isinstance(m, dict)]
+            )
         out = redact({"role": role, "content": parsed})
         return to_json_text(out.get("content") if isinstance(out, dict) else None)
     except Exception:
