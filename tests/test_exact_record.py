@@ -161,6 +161,32 @@ def test_reused_tool_call_ids_are_separate_calls(
     assert len({t.id for t in tools}) == 3
 
 
+def test_a_responses_api_tool_round_trip_is_recorded_once(
+    configured: SessionStore, openai_server: LocalOpenAIServer, openai_client: openai.OpenAI
+) -> None:
+    """The reply comes back as one input item per output item (message,
+    function_call): still the call it continues, nothing recorded twice."""
+    openai_server.queue(
+        Reply("Let me look.", tool_calls=[ToolCall("lookup", {"topic": "x"}, id="fc_1")]),
+        Reply("x is fine."),
+        Reply("Bye."),
+    )
+    items: list[Any] = [_user("look x up")]
+    with asm.session("responses"), asm.run("agent"):
+        response = openai_client.responses.create(model=MODEL, input=items, instructions="Act.")
+        items += [item.model_dump(exclude_none=True) for item in response.output]
+        items.append({"type": "function_call_output", "call_id": "fc_1", "output": "fine"})
+        response = openai_client.responses.create(model=MODEL, input=items, instructions="Act.")
+        items += [item.model_dump(exclude_none=True) for item in response.output]
+        items.append(_user("thanks"))
+        openai_client.responses.create(model=MODEL, input=items, instructions="Act.")
+    session = _stored(configured, "responses")
+    assert _kinds(session) == ["I", "U", "L", "T", "L", "U", "L"]
+    tool = session.events[3]
+    assert tool.message["result"] == "fine"
+    assert tool.metadata["parent_event_id"] == session.events[2].id
+
+
 def test_instructions_are_recorded_once_per_change(
     configured: SessionStore, openai_server: LocalOpenAIServer, openai_client: openai.OpenAI
 ) -> None:

@@ -46,6 +46,23 @@ def text_of(message_parts: Iterable[Mapping[str, Any]]) -> str | None:
     return "".join(t if isinstance(t, str) else _canonical_json(t) for t in texts)
 
 
+def merged_turns(messages: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Consecutive assistant messages as one: the Responses API sends a reply
+    back as one input item per output item (text, each function call), where
+    the call's output was one message with all of them."""
+    merged: list[dict[str, Any]] = []
+    for message in messages:
+        if (
+            merged
+            and message.get("role") == "assistant"
+            and merged[-1].get("role") == "assistant"
+        ):
+            merged[-1] = {**merged[-1], "parts": parts(merged[-1]) + parts(message)}
+        else:
+            merged.append(message)
+    return merged
+
+
 def _canonical_json(value: Any) -> str:
     value = from_json_text(value)
     try:

@@ -37,6 +37,7 @@ from a2a_session_manager.exporters._conversation import (
     derived_id,
     digest_of,
     extend_digest,
+    merged_turns,
     parts,
     prefix_digests,
     text_digest,
@@ -455,7 +456,7 @@ class SpanMapper:
         assert state is not None
         span = ctx.span
         content = chat_content(span, attrs)
-        inputs = _messages(content.get(semconv.GEN_AI_INPUT_MESSAGES))
+        inputs = merged_turns(_messages(content.get(semconv.GEN_AI_INPUT_MESSAGES)))
         outputs = _messages(content.get(semconv.GEN_AI_OUTPUT_MESSAGES))
         digests = prefix_digests(inputs)
         start, continued = self._continued(state, session_id, inputs, digests)
