@@ -1,7 +1,12 @@
 """Agent to agent across processes: W3C trace context and baggage carry the
 caller's session to a remote agent (tests/support/remote_agent.py, a real
-HTTP server in its own process), whose session becomes a child of the
-caller's in the same store and whose spans continue the caller's trace."""
+HTTP server in its own process), whose session records the caller's as its
+parent in the same store and whose spans continue the caller's trace.
+
+The agent here trusts its callers (``remote_sessions="allow"``), so the
+hierarchy reads as one tree; the caller links the child on its own side
+(``add_child``). What an untrusted caller can and cannot do is in
+test_remote_sessions.py."""
 
 from __future__ import annotations
 
@@ -18,7 +23,7 @@ import pytest
 from opentelemetry.sdk.trace import TracerProvider
 
 import a2a_session_manager as asm
-from a2a_session_manager.models import EventType
+from a2a_session_manager.models import EventType, ParentLink
 from a2a_session_manager.storage import SessionStore
 from tests.support.otel import clean_otel
 from tests.support.redis_server import RedisServer
@@ -29,9 +34,9 @@ REMOTE_AGENT = Path(__file__).parent / "support" / "remote_agent.py"
 
 
 class RemoteAgent:
-    def __init__(self, store_url: str) -> None:
+    def __init__(self, store_url: str, policy: str = "deny") -> None:
         self.process = subprocess.Popen(
-            [sys.executable, str(REMOTE_AGENT), store_url],
+            [sys.executable, str(REMOTE_AGENT), store_url, policy],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             text=True,
@@ -41,11 +46,13 @@ class RemoteAgent:
         if not line.strip().isdigit():
             self.stop()
             raise RuntimeError(f"remote agent did not start (printed {line!r})")
-        self.url = f"http://127.0.0.1:{int(line)}/agent"
+        self.url = f"http://127.0.0.1:{int(line)}"
 
-    def call(self, headers: Mapping[str, str], session_id: str, task: str) -> dict[str, Any]:
+    def call(
+        self, headers: Mapping[str, str], session_id: str, task: str, *, path: str = "/agent"
+    ) -> dict[str, Any]:
         request = urllib.request.Request(
-            self.url,
+            self.url + path,
             data=json.dumps({"session_id": session_id, "task": task}).encode(),
             headers={"Content-Type": "application/json", **headers},
             method="POST",
@@ -81,7 +88,7 @@ def store_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathF
 @pytest.fixture(scope="module")
 def remote(store_url: str) -> Iterator[RemoteAgent]:
     """The remote agent process, one per store kind (starting one costs seconds)."""
-    agent = RemoteAgent(store_url)
+    agent = RemoteAgent(store_url, "allow")
     yield agent
     agent.stop()
 
@@ -101,11 +108,13 @@ def store(store_url: str, clean_otel: None) -> Iterator[SessionStore]:
 def test_remote_session_becomes_child_in_the_same_trace(
     store: SessionStore, remote: RemoteAgent
 ) -> None:
-    with asm.session("parent"), asm.run("caller") as caller_run:
+    with asm.session("parent") as parent_session, asm.run("caller") as caller_run:
         headers = asm.inject({})
         reply = remote.call(headers, "child", "weather")
         asm.record_event({"remote said": reply["answer"]})
+        parent_session.add_child(reply["session_id"])  # the link on the caller's side
     assert reply["session_id"] == "child" and reply["parent_id"] == "parent"
+    assert reply["parent_link"] == "remote-trusted"
     assert reply["answer"] == "notes on weather"
 
     # the trace continues: every remote span is in the caller's trace, and the
@@ -121,7 +130,7 @@ def test_remote_session_becomes_child_in_the_same_trace(
 
     child = store.get("child")
     assert child is not None
-    assert child.parent_id == "parent"
+    assert child.parent_id == "parent" and child.parent_link == ParentLink.REMOTE_TRUSTED
     assert [r.id for r in child.runs] == [spans["invoke_agent remote-agent"]["span_id"]]
     assert [r.name for r in child.runs] == ["remote-agent"]
     tool_calls = [e for e in child.events if e.type == EventType.TOOL_CALL]
@@ -139,18 +148,29 @@ def test_remote_session_becomes_child_in_the_same_trace(
 
 
 def test_grandchild_across_two_hops(store: SessionStore, remote: RemoteAgent) -> None:
-    with asm.session("root"), asm.run("caller"):
+    asm.configure(store=store, remote_sessions="allow")  # this side trusts hop-1 too
+    with asm.session("root") as root_session, asm.run("caller"):
         first = remote.call(asm.inject({}), "hop-1", "a")
+        root_session.add_child(first["session_id"])
     # the caller continues from what the remote agent did: a second hop whose
     # baggage names hop-1 as the calling session
     hop_1 = asm.extract({"baggage": "session.id=hop-1"})
     with asm.session("relay", context=hop_1) as relay:
         second = remote.call(asm.inject({}), "hop-2", "b")
+        relay.add_child(second["session_id"])
     assert first["parent_id"] == "root" and relay.parent_id == "hop-1"
+    assert relay.parent_link == ParentLink.REMOTE_TRUSTED
     assert second["parent_id"] == "relay"
     root = store.get("root")
     assert root is not None
-    assert [s.id for s in root.descendants(store)] == ["hop-1", "relay", "hop-2"]
+    assert [s.id for s in root.descendants(store)] == ["hop-1"]  # relay linked only itself
+    stored_relay = store.get("relay")
+    assert stored_relay is not None
+    assert [s.id for s in stored_relay.ancestors(store)] == ["hop-1", "root"]
+    assert [s.id for s in stored_relay.descendants(store)] == ["hop-2"]
+    hop_2 = store.get("hop-2")
+    assert hop_2 is not None
+    assert [s.id for s in hop_2.ancestors(store)] == ["relay", "hop-1", "root"]
 
 
 # Each case: the raw baggage header a hostile or broken caller sends, and the
@@ -188,8 +208,10 @@ def test_hostile_baggage_is_handled_safely(
     assert child.parent_id == expected_parent
     assert [r.name for r in child.runs] == ["remote-agent"]
     if expected_parent is not None:
-        assert store.children(expected_parent) == [child_id]
-        assert [s.id for s in child.ancestors(store)] in ([], [expected_parent])
+        # the claimed parent is never written to, so never created
+        assert store.get(expected_parent) is None
+        assert store.children(expected_parent) == []
+        assert child.ancestors(store) == []
     # nothing was written where a path-like id points, from the store's
     # directory or from the agent's working directory
     if store_url.startswith("file://"):
@@ -216,4 +238,4 @@ def test_malformed_traceparent_starts_a_new_trace(store: SessionStore, remote: R
     assert {s["name"]: s["parent_span_id"] for s in reply["spans"]}["session fresh"] is None
     child = store.get("fresh")
     assert child is not None and child.parent_id == "caller"
-    assert store.children("caller") == ["fresh"]
+    assert store.get("caller") is None  # named, never written

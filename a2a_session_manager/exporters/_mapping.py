@@ -56,6 +56,7 @@ from a2a_session_manager.exporters._session_state import (
 from a2a_session_manager.exporters._trusted import trusted_event, trusted_run, trusted_usage
 from a2a_session_manager.models.event_source import EventSource
 from a2a_session_manager.models.event_type import EventType
+from a2a_session_manager.models.hierarchy import ParentLink
 from a2a_session_manager.models.session_event import SessionEvent
 from a2a_session_manager.models.session_metadata import SessionMetadata
 from a2a_session_manager.models.session_run import RunStatus, SessionRun
@@ -147,6 +148,14 @@ def _session_of(attrs: Mapping[str, Any], trace_id: str) -> str:
         return session_id
     # No session in context: the trace id names one, so nothing is dropped.
     return trace_id
+
+
+def _parent(attrs: Mapping[str, Any], changes: SessionChanges) -> None:
+    """The parent link a span declares; a remote caller's claim stays a claim."""
+    parent_id = attrs.get(semconv.A2A_SESSION_PARENT_ID)
+    if isinstance(parent_id, str) and parent_id:
+        changes.parent_id = parent_id
+        changes.parent_link = ParentLink.parse(attrs.get(semconv.A2A_SESSION_PARENT_LINK))
 
 
 def _messages(value: Any) -> list[dict[str, Any]]:
@@ -256,6 +265,8 @@ class SpanMapper:
             self._tool(ctx, attrs)
         elif operation == semconv.OPERATION_SESSION:
             self._session(span, attrs, changes)
+        if semconv.A2A_SESSION_PARENT_LINK in attrs and operation != semconv.OPERATION_SESSION:
+            _parent(attrs, changes)  # a landing session: every span carries the caller's claim
         if getattr(span, "_events", True):  # the SDK's list; ``events`` copies it
             self._span_events(ctx)
 
@@ -296,9 +307,10 @@ class SpanMapper:
         changes.metadata = (
             metadata if changes.metadata is None else merge_metadata(changes.metadata, metadata)
         )
-        parent_id = attrs.get(semconv.A2A_SESSION_PARENT_ID)
-        if isinstance(parent_id, str) and parent_id:
-            changes.parent_id = parent_id
+        _parent(attrs, changes)
+        child_ids = attrs.get(semconv.A2A_SESSION_CHILD_IDS)
+        if isinstance(child_ids, Sequence) and not isinstance(child_ids, str):
+            changes.child_ids.extend(c for c in child_ids if isinstance(c, str) and c)
 
     # -- events -------------------------------------------------------------
     def _stored(self, source: EventSource, payload: Any) -> Any:

@@ -2,6 +2,7 @@
 
 from a2a_session_manager.models.event_source import EventSource
 from a2a_session_manager.models.event_type import EventType
+from a2a_session_manager.models.hierarchy import ParentLink
 from a2a_session_manager.models.payloads import (
     InstructionMessage,
     Instructions,
@@ -27,6 +28,7 @@ __all__ = [
     "Instructions",
     "LLMError",
     "LLMMessage",
+    "ParentLink",
     "RunStatus",
     "Session",
     "SessionEvent",

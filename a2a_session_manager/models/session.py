@@ -7,7 +7,7 @@ from uuid import uuid4
 
 from pydantic import BaseModel, Field, PrivateAttr, model_validator
 
-from a2a_session_manager.models.hierarchy import HierarchyReader, current_reader
+from a2a_session_manager.models.hierarchy import HierarchyReader, ParentLink, current_reader
 from a2a_session_manager.models.session_event import SessionEvent
 from a2a_session_manager.models.session_metadata import SessionMetadata
 from a2a_session_manager.models.session_run import RunStatus, SessionRun
@@ -19,6 +19,7 @@ class Session(BaseModel):
     id: str = Field(default_factory=lambda: uuid4().hex)
     metadata: SessionMetadata = Field(default_factory=SessionMetadata)
     parent_id: str | None = None
+    parent_link: ParentLink = ParentLink.LOCAL
     child_ids: list[str] = Field(default_factory=list)
     task_ids: list[str] = Field(default_factory=list)
     runs: list[SessionRun] = Field(default_factory=list)
@@ -34,6 +35,7 @@ class Session(BaseModel):
     _persisted_state: dict[str, bytes | str] = PrivateAttr(default_factory=dict)
     _persisted_properties: dict[str, bytes | str] = PrivateAttr(default_factory=dict)
     _persisted_parent: str | None = PrivateAttr(default=None)
+    _persisted_parent_link: ParentLink = PrivateAttr(default=ParentLink.LOCAL)
     _persisted_children: set[str] = PrivateAttr(default_factory=set)
 
     @model_validator(mode="after")
@@ -105,18 +107,23 @@ class Session(BaseModel):
 
     # -- hierarchy (read through the store, never stored in the model) ---
     def ancestors(self, store: HierarchyReader | None = None) -> list[Session]:
-        """Parent, grandparent, ... as the store has them (nearest first)."""
+        """Parent, grandparent, ... as the store has them (nearest first).
+
+        Stops at a parent claimed by a remote caller that the application's
+        policy did not accept (``parent_link`` is ``REMOTE``): its content is
+        never read.
+        """
         reader = store if store is not None else current_reader()
         out: list[Session] = []
         seen = {self.id}
-        parent_id = self.parent_id
-        while parent_id and parent_id not in seen:
+        parent_id, link = self.parent_id, self.parent_link
+        while parent_id and parent_id not in seen and link != ParentLink.REMOTE:
             seen.add(parent_id)
             parent = reader.get(parent_id)
             if parent is None:
                 break
             out.append(parent)
-            parent_id = parent.parent_id
+            parent_id, link = parent.parent_id, parent.parent_link
         return out
 
     def descendants(self, store: HierarchyReader | None = None) -> list[Session]:

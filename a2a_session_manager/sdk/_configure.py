@@ -36,6 +36,7 @@ from a2a_session_manager.sdk._runtime import RUNTIME
 from a2a_session_manager.sdk._sampling import RecordEverySpan
 from a2a_session_manager.storage.base import SessionStore
 from a2a_session_manager.storage.provider import SessionStoreProvider
+from a2a_session_manager.telemetry._remote import RemoteSessions, set_remote_sessions
 from a2a_session_manager.telemetry._tracers import TRACER_NAME
 
 logger = logging.getLogger(__name__)
@@ -148,6 +149,7 @@ def configure(
     max_buffered_items: int = 100_000,
     schedule_delay: float = 0.5,
     record_unsampled: bool = True,
+    remote_sessions: RemoteSessions = "deny",
 ) -> Handle:
     """Record sessions from OpenTelemetry spans. Safe to call again.
 
@@ -163,9 +165,16 @@ def configure(
     before it is stored or exported. With ``record_unsampled`` (default) the
     provider's sampler is wrapped so spans it drops are still recorded into
     the store, while exporters to collectors see only sampled spans.
+
+    ``remote_sessions`` decides whether a session named by a caller in another
+    process (W3C baggage) may be read as a parent (``ancestors()``, the
+    HIERARCHICAL prompt): ``"deny"`` (default), ``"allow"``, or
+    ``policy(session_id, context) -> bool`` for services that authenticate
+    their callers. Such a session is never written to, whatever the policy.
     """
     global _handle, _atexit_registered
     with _lock:
+        set_remote_sessions(remote_sessions)
         if store is not None:
             SessionStoreProvider.set_store(store)
         if sdk_disabled():
@@ -250,3 +259,4 @@ def reset_for_tests() -> None:
             _handle.shutdown()
         _handle = None
         RUNTIME.reset()
+        set_remote_sessions("deny")

@@ -5,7 +5,9 @@ Every line is a JSON object with one single-letter key naming the record:
     {"i":"<session id>"}          first line: the true id (file names may be hashed)
     {"m":{...SessionMetadata}}     merged in order with merge_metadata's rules
     {"y":["<key>",...]}            metadata properties removed
-    {"p":"<parent id>"}            the latest one wins
+    {"p":"<parent id>"}            the latest one wins (a local link)
+    {"l":"remote"}                 follows a "p" line whose parent a remote caller
+                                   claimed ("remote" / "remote-trusted", see ParentLink)
     {"c":["<child id>",...]}       children added, {"x":[...]} children removed
     {"s":{...}}                    state, merged by key
     {"u":["<key>",...]}            state keys removed
@@ -26,6 +28,7 @@ from typing import Any
 
 from pydantic import RootModel, TypeAdapter, ValidationError
 
+from a2a_session_manager.models.hierarchy import ParentLink
 from a2a_session_manager.models.session import Session
 from a2a_session_manager.models.session_event import SessionEvent
 from a2a_session_manager.models.session_metadata import SessionMetadata
@@ -39,7 +42,7 @@ from a2a_session_manager.storage.serialization import (
     to_json,
 )
 
-_ID, _META, _PARENT, _CHILDREN, _UNCHILD, _STATE, _EVENT, _RUN = b"impcxser"
+_ID, _META, _PARENT, _LINK, _CHILDREN, _UNCHILD, _STATE, _EVENT, _RUN = b"implcxser"
 _UNSET_STATE, _UNSET_PROPERTIES = b"uy"
 
 
@@ -68,8 +71,11 @@ def metadata_line(metadata: SessionMetadata) -> bytes:
     return _line(_META, to_json(metadata))
 
 
-def parent_line(parent_id: str) -> bytes:
-    return _line(_PARENT, _json_str(parent_id))
+def parent_line(parent_id: str, link: ParentLink = ParentLink.LOCAL) -> bytes:
+    line = _line(_PARENT, _json_str(parent_id))
+    if link != ParentLink.LOCAL:
+        line += _line(_LINK, _json_str(link.value))
+    return line
 
 
 def children_line(child_ids: list[str], *, removed: bool = False) -> bytes:
@@ -148,11 +154,14 @@ def children_from_log(data: bytes, where: str) -> list[str]:
 
 
 def parent_from_log(data: bytes) -> str | None:
-    """The latest parent a log records (best effort: used when deleting)."""
+    """The latest parent a log records when it is a local link (best effort:
+    used when deleting, to unlink the child from its parent)."""
     start = len(data)
     while (start := data.rfind(b'\n{"p":', 0, start)) >= 0:
         end = data.find(b"\n", start + 1)
         if end >= 0:
+            if data.startswith(b'{"l":', end + 1):
+                return None  # claimed by a remote caller: the parent never knew the child
             try:
                 value = json.loads(data[start + 6 : end - 1])
             except ValueError:
@@ -181,6 +190,7 @@ def session_from_log(data: bytes, session_id: str, where: str) -> Session | None
     # Property removals, each after how many metadata lines it came.
     unset_properties: list[tuple[int, list[str]]] = []
     parent_id: str | None = None
+    parent_link = ParentLink.LOCAL
     children: dict[str, None] = {}
     state: dict[str, Any] = {}
 
@@ -217,6 +227,9 @@ def session_from_log(data: bytes, session_id: str, where: str) -> Session | None
             if not isinstance(value, str):
                 raise SessionCorruptedError(f"{where}: line {lineno} is not a parent id")
             parent_id = value
+            parent_link = ParentLink.LOCAL
+        elif kind == _LINK:
+            parent_link = ParentLink.parse(_json_payload(line, lineno, where))
         elif kind in (_CHILDREN, _UNCHILD):
             ids = _str_list(_json_payload(line, lineno, where), lineno, where)
             for child_id in ids:
@@ -237,6 +250,7 @@ def session_from_log(data: bytes, session_id: str, where: str) -> Session | None
         id=session_id,
         metadata=metadata,
         parent_id=parent_id,
+        parent_link=parent_link,
         child_ids=list(children),
         task_ids=[],
         runs=runs,

@@ -13,10 +13,10 @@ ARGV:
   2 metadata mode: "merge" (incoming metadata) or "default" (only when missing)
   3 created_at text   4 created_at sort key (integer microseconds)
   5 updated_at text   6 updated_at sort key
-  7 parent id ("" for none)
-  8 number of property pairs   9 state pairs   10 event pairs   11 run pairs
-  12 number of child ids
-  13 number of property keys removed   14 number of state keys removed
+  7 parent id ("" for none)    8 parent link (a ``ParentLink`` value)
+  9 number of property pairs   10 state pairs   11 event pairs   12 run pairs
+  13 number of child ids
+  14 number of property keys removed   15 number of state keys removed
   then the property pairs (key, json), state pairs (key, json),
   event pairs (id, json), run pairs (id, json), child ids,
   property keys removed, state keys removed.
@@ -48,14 +48,14 @@ elseif ARGV[2] == 'merge' then
   end
 end
 if ARGV[7] ~= '' then
-  redis.call('HSET', meta, 'parent_id', ARGV[7])
+  redis.call('HSET', meta, 'parent_id', ARGV[7], 'parent_link', ARGV[8])
 end
 
-local n_props, n_state = tonumber(ARGV[8]), tonumber(ARGV[9])
-local n_events, n_runs = tonumber(ARGV[10]), tonumber(ARGV[11])
-local n_children = tonumber(ARGV[12])
-local n_unset_props, n_unset_state = tonumber(ARGV[13]), tonumber(ARGV[14])
-local pos = 15
+local n_props, n_state = tonumber(ARGV[9]), tonumber(ARGV[10])
+local n_events, n_runs = tonumber(ARGV[11]), tonumber(ARGV[12])
+local n_children = tonumber(ARGV[13])
+local n_unset_props, n_unset_state = tonumber(ARGV[14]), tonumber(ARGV[15])
+local pos = 16
 
 for _ = 1, n_props do
   redis.call('HSET', props, ARGV[pos], ARGV[pos + 1])

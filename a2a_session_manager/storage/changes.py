@@ -17,6 +17,10 @@ fed with what the object changed since it was loaded or last saved:
 
 So a save never rewrites the session and never puts back a stale copy of what
 another writer changed meanwhile.
+
+A parent with ``ParentLink.LOCAL`` also gets the child; any other link is
+recorded on the child only (a remote caller's claim never writes into the
+session it names).
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from typing import Any
 
 import pydantic_core
 
+from a2a_session_manager.models.hierarchy import ParentLink
 from a2a_session_manager.models.session import Session
 from a2a_session_manager.models.session_event import SessionEvent
 from a2a_session_manager.models.session_metadata import SessionMetadata
@@ -40,6 +45,7 @@ class SessionChanges:
 
     session_id: str
     parent_id: str | None = None
+    parent_link: ParentLink = ParentLink.LOCAL
     metadata: SessionMetadata | None = None
     state: dict[str, Any] = field(default_factory=dict)
     events: list[SessionEvent] = field(default_factory=list)
@@ -128,9 +134,14 @@ def changes_since_persisted(session: Session) -> SessionChanges:
     persisted_runs = session._persisted_runs
     known_children = session._persisted_children
     parent_id = session.parent_id
+    parent_changed = (parent_id, session.parent_link) != (
+        session._persisted_parent,
+        session._persisted_parent_link,
+    )
     return SessionChanges(
         session_id=session.id,
-        parent_id=parent_id if parent_id != session._persisted_parent else None,
+        parent_id=parent_id if parent_changed else None,
+        parent_link=session.parent_link,
         metadata=SessionMetadata.model_construct(
             created_at=session.metadata.created_at,
             updated_at=session.metadata.updated_at,
@@ -152,6 +163,7 @@ def mark_persisted(session: Session) -> None:
     session._persisted_state = _signatures(session.state)
     session._persisted_properties = _signatures(session.metadata.properties)
     session._persisted_parent = session.parent_id
+    session._persisted_parent_link = session.parent_link
     session._persisted_children = set(session.child_ids)
 
 

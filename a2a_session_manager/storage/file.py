@@ -25,6 +25,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import ParamSpec, TypeVar
 
+from a2a_session_manager.models.hierarchy import ParentLink
 from a2a_session_manager.models.session import Session
 from a2a_session_manager.models.session_metadata import SessionMetadata
 from a2a_session_manager.storage import _file_records as records
@@ -78,6 +79,7 @@ class _Written:
     updated: datetime | None = None
     parent_id: str | None = None
     children: set[str] = field(default_factory=set)
+    parent_link: ParentLink = ParentLink.LOCAL
 
     def covers(self, metadata: SessionMetadata) -> bool:
         """Whether a line of ``metadata`` would change nothing that this
@@ -124,12 +126,20 @@ class FileSessionStore(BaseSessionStore):
         if changes.removed_properties:
             state += records.unset_properties_line(changes.removed_properties)
         payload = records.event_lines(changes.events) + records.run_lines(changes.runs)
+        link = changes.parent_link
         child_ids = list(dict.fromkeys(changes.child_ids))
         pending: list[_Written] = []
 
         def build(size: int, key: FileKey) -> bytes:
             written = self._written(session_id, key, size)
-            done = _Written(key, -1, written.created, written.updated, written.parent_id)
+            done = _Written(
+                key,
+                -1,
+                written.created,
+                written.updated,
+                written.parent_id,
+                parent_link=written.parent_link,
+            )
             parts: list[bytes] = []
             if size == 0:
                 parts.append(records.id_line(session_id))
@@ -139,9 +149,9 @@ class FileSessionStore(BaseSessionStore):
                 parts.append(metadata)
                 done.created = min(incoming.created_at, written.created or incoming.created_at)
                 done.updated = max(incoming.updated_at, written.updated or incoming.updated_at)
-            if parent_id and parent_id != written.parent_id:
-                parts.append(records.parent_line(parent_id))
-                done.parent_id = parent_id
+            if parent_id and (parent_id != written.parent_id or link != written.parent_link):
+                parts.append(records.parent_line(parent_id, link))
+                done.parent_id, done.parent_link = parent_id, link
             new_children = [c for c in child_ids if c not in written.children]
             if new_children:
                 parts.append(records.children_line(new_children))
@@ -157,7 +167,7 @@ class FileSessionStore(BaseSessionStore):
             create=True,
             on_written=lambda end: self._remember(session_id, pending, end),
         )
-        if parent_id:
+        if parent_id and link == ParentLink.LOCAL:
             self._link_child(parent_id, session_id)
 
     def _link_child(self, parent_id: str, child_id: str) -> None:
@@ -187,6 +197,7 @@ class FileSessionStore(BaseSessionStore):
                     known.updated,
                     known.parent_id,
                     known.children | {child_id},
+                    known.parent_link,
                 )
             )
             return b"".join(parts)

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from a2a_session_manager.models.hierarchy import ParentLink
 from a2a_session_manager.models.session import Session
 from a2a_session_manager.models.session_event import SessionEvent
 from a2a_session_manager.models.session_metadata import SessionMetadata
@@ -35,6 +36,7 @@ def _copied(values: dict[str, Any]) -> dict[str, Any]:
 class _Record:
     metadata: SessionMetadata | None = None
     parent_id: str | None = None
+    parent_link: ParentLink = ParentLink.LOCAL
     children: dict[str, None] = field(default_factory=dict)  # ordered set
     state: dict[str, Any] = field(default_factory=dict)
     events: list[SessionEvent] = field(default_factory=list)
@@ -89,10 +91,14 @@ class InMemorySessionStore(BaseSessionStore):
                 record.metadata.properties.pop(key, None)
             if changes.parent_id and changes.parent_id != session_id:
                 record.parent_id = changes.parent_id
-                parent = self._records.get(changes.parent_id)
-                if parent is None:
-                    parent = self._records[changes.parent_id] = _Record(metadata=SessionMetadata())
-                parent.children.setdefault(session_id, None)
+                record.parent_link = changes.parent_link
+                if changes.parent_link == ParentLink.LOCAL:
+                    parent = self._records.get(changes.parent_id)
+                    if parent is None:
+                        parent = self._records[changes.parent_id] = _Record(
+                            metadata=SessionMetadata()
+                        )
+                    parent.children.setdefault(session_id, None)
             for child_id in changes.child_ids:
                 record.children.setdefault(child_id, None)
             record.state.update(_copied(changes.state))
@@ -120,6 +126,7 @@ class InMemorySessionStore(BaseSessionStore):
                 id=session_id,
                 metadata=(record.metadata or SessionMetadata()).model_copy(deep=True),
                 parent_id=record.parent_id,
+                parent_link=record.parent_link,
                 child_ids=list(record.children),
                 task_ids=[],
                 runs=[r.model_copy() for r in record.runs.values()],
@@ -133,7 +140,12 @@ class InMemorySessionStore(BaseSessionStore):
     def delete(self, session_id: str) -> None:
         with self._lock:
             record = self._records.pop(session_id, None)
-            if record and record.parent_id and record.parent_id in self._records:
+            if (
+                record
+                and record.parent_id
+                and record.parent_link == ParentLink.LOCAL
+                and record.parent_id in self._records
+            ):
                 self._records[record.parent_id].children.pop(session_id, None)
 
     def exists(self, session_id: str) -> bool:

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
 
+from a2a_session_manager.models.hierarchy import ParentLink
 from a2a_session_manager.models.session import Session
 from a2a_session_manager.models.session_metadata import SessionMetadata
 from a2a_session_manager.models.token_usage import TokenSummary
@@ -126,6 +127,7 @@ def _script_args(
     merge: bool,
     times: Sequence[ScriptArg],
     parent_id: str | None = None,
+    parent_link: ParentLink = ParentLink.LOCAL,
     props: Sequence[tuple[str, str]] = (),
     state: Sequence[tuple[str, str]] = (),
     events: Sequence[tuple[str, str]] = (),
@@ -139,6 +141,7 @@ def _script_args(
         "merge" if merge else "default",
         *times,
         parent_id or "",
+        parent_link.value,
         len(props),
         len(state),
         len(events),
@@ -242,6 +245,7 @@ class RedisSessionStore(BaseSessionStore):
                     merge=merge,
                     times=times,
                     parent_id=parent_id,
+                    parent_link=changes.parent_link,
                     props=props if merge else (),
                     state=_json_values(changes.state),
                     events=events[:_EVENTS_PER_CALL],
@@ -258,8 +262,9 @@ class RedisSessionStore(BaseSessionStore):
                 (keys, _script_args(ttl=self._ttl, merge=False, times=times, events=chunk))
             )
         index_scores = {session_id: int(times[1])}
-        if parent_id:
-            # The parent gets the child, and exists from now on (as in memory).
+        if parent_id and changes.parent_link == ParentLink.LOCAL:
+            # The parent gets the child, and exists from now on (as in memory);
+            # a parent claimed by a remote caller is never written to.
             parent_times, _ = _metadata_args(SessionMetadata())
             calls.append(
                 (
@@ -304,11 +309,11 @@ class RedisSessionStore(BaseSessionStore):
             return
         keys = self._keys(session_id)
         with translate_redis_errors("delete session"):
-            parent_id = self._client.hget(keys.meta, "parent_id")
+            parent_id, link = self._client.hmget(keys.meta, ["parent_id", "parent_link"])
             pipe = self._client.pipeline(transaction=False)
             pipe.delete(*keys)
             pipe.zrem(self._index, session_id)
-            if parent_id:
+            if parent_id and ParentLink.parse(link and _text(link)) == ParentLink.LOCAL:
                 pipe.zrem(self._keys(_text(parent_id)).children, session_id)
             pipe.execute()
 
@@ -364,6 +369,7 @@ class RedisSessionStore(BaseSessionStore):
             id=session_id,
             metadata=metadata,
             parent_id=fields.get("parent_id") or None,
+            parent_link=ParentLink.parse(fields.get("parent_link")),
             child_ids=[_text(c) for c in children],
             task_ids=[],
             runs=runs_from_json_lines(runs),

@@ -4,11 +4,19 @@ The current session and run live in the OpenTelemetry context (so asyncio
 tasks inherit them, and ``wrap_context`` carries them into executor
 threads). The session id also travels in W3C baggage (``session.id``), so
 ``inject``/``extract`` continue the hierarchy in another process.
+
+On the receiving side that id is a claim, never a place to write (see
+``_remote``): a session opened under it records it as a remote parent, and
+spans recorded under the caller's context with no session of ours land in a
+*landing session* of this process, ``remote-<hash>``. Its id derives from the
+caller's span and claim, so the spans of one call share it and no caller can
+pick it to name an existing session; it records the claim as its parent.
 """
 
 from __future__ import annotations
 
 import functools
+import hashlib
 from collections.abc import Callable, Mapping, MutableMapping
 from typing import Final, ParamSpec, TypeVar
 
@@ -16,6 +24,7 @@ from opentelemetry import baggage, context, propagate, trace
 from opentelemetry.context import Context
 
 from a2a_session_manager.telemetry import semconv
+from a2a_session_manager.telemetry._remote import claim_accepted
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -89,15 +98,48 @@ def scope_in(ctx: Context | None = None) -> Scope | None:
     """The scope of ``ctx`` (the current context by default).
 
     A context with no scope of ours but a ``session.id`` in its baggage
-    (extracted from another process) yields that session.
+    (extracted from another process) yields the landing session for that
+    claim, never the claimed session itself.
     """
-    value = (ctx if ctx is not None else context.get_current()).get(SCOPE_KEY)
+    if ctx is None:
+        ctx = context.get_current()
+    value = ctx.get(SCOPE_KEY)
     if value.__class__ is Scope:
         return value  # type: ignore[return-value]
+    claim = remote_claim(ctx)
+    if claim is None:
+        return None
+    landing = landing_session_id(claim, ctx)
+    attributes = {
+        **session_attributes(landing),
+        semconv.A2A_SESSION_PARENT_ID: claim,
+        semconv.A2A_SESSION_PARENT_LINK: claim_link(claim, ctx),
+    }
+    return Scope(landing, None, attributes)
+
+
+def remote_claim(ctx: Context) -> str | None:
+    """The session id a remote caller's baggage names in ``ctx``, if any."""
     remote = baggage.get_baggage(semconv.BAGGAGE_SESSION_ID, ctx)
-    if isinstance(remote, str) and remote:
-        return make_scope(remote, None)
-    return None
+    return remote if isinstance(remote, str) and remote else None
+
+
+def claim_link(claim: str, ctx: Context) -> str:
+    """How a session links to the parent ``claim``: trusted only when the
+    application's ``remote_sessions`` policy accepts it."""
+    if claim_accepted(claim, ctx):
+        return semconv.PARENT_LINK_REMOTE_TRUSTED
+    return semconv.PARENT_LINK_REMOTE
+
+
+def landing_session_id(claim: str, ctx: Context) -> str:
+    """The local session that spans under a remote caller's context land in:
+    one per calling span and claim (a hash, so no caller can choose it)."""
+    span_context = trace.get_current_span(ctx).get_span_context()
+    digest = hashlib.blake2b(digest_size=16)
+    digest.update(f"{span_context.trace_id:032x}{span_context.span_id:016x}".encode())
+    digest.update(claim.encode("utf-8", "backslashreplace"))
+    return "remote-" + digest.hexdigest()
 
 
 def with_scope(scope: Scope, ctx: Context) -> Context:
@@ -115,7 +157,8 @@ def with_session_baggage(session_id: str, ctx: Context) -> Context:
 
 
 def current_session_id() -> str | None:
-    """The id of the current session (or of the remote caller's, after ``extract``)."""
+    """The id of the current session (under a context extracted from a remote
+    caller and no session of ours: the landing session's, never the caller's)."""
     scope = scope_in()
     return scope.session_id if scope is not None else None
 
@@ -141,8 +184,11 @@ def inject(
 def extract(carrier: Mapping[str, str], *, context: Context | None = None) -> Context:
     """The context a caller sent in ``carrier``.
 
-    Pass it to ``session(context=...)`` (the new session becomes a child of the
-    caller's) or attach it with ``opentelemetry.context.attach``.
+    Pass it to ``session(context=...)`` (the new session records the caller's
+    as its remote parent) or attach it with ``opentelemetry.context.attach``
+    (what is recorded then lands in a local session whose parent is the
+    caller's). The caller's session is never written to, and read only if the
+    ``configure(remote_sessions=...)`` policy accepts it.
     """
     return propagate.extract(carrier, context=context)
 

@@ -20,12 +20,17 @@ Span contract (what the exporter turns into session models)
                           GEN_AI_TOOL_CALL_RESULT (JSON text), ERROR_TYPE on failure
                           → a TOOL_CALL event
 ``session {id}``          A2A_OPERATION_SESSION, SESSION_ID, A2A_SESSION_PARENT_ID,
+                          A2A_SESSION_PARENT_LINK (when a remote caller named the parent),
+                          A2A_SESSION_CHILD_IDS (children linked from this side),
                           A2A_SESSION_PROPERTIES (JSON) → session metadata / hierarchy
 span event ``a2a.event``  A2A_EVENT_* attributes → the SessionEvent as given
 
 Every span started while a session is current also carries SESSION_ID,
 GEN_AI_CONVERSATION_ID (the same id) and, inside a run, A2A_RUN_ID; the SDK's
 span processor sets them on start, so instrumentations need not know sessions.
+Spans recorded under a remote caller's context with no session of this process
+land in a local session of their own, and each also carries that session's
+A2A_SESSION_PARENT_ID and A2A_SESSION_PARENT_LINK (the caller's claim).
 
 Structured messages (GEN_AI_INPUT_MESSAGES / GEN_AI_OUTPUT_MESSAGES) are a
 JSON list of ``{"role": ..., "parts": [...], "finish_reason"?: ...}`` with
@@ -95,6 +100,10 @@ OPERATION_EXECUTE_TOOL: Final = "execute_tool"
 # Ours: the span that a ``session`` block opens.
 OPERATION_SESSION: Final = "a2a.session"
 
+# Values of A2A_SESSION_PARENT_LINK (models.ParentLink has the same values)
+PARENT_LINK_REMOTE: Final = "remote"
+PARENT_LINK_REMOTE_TRUSTED: Final = "remote-trusted"
+
 # Values of GEN_AI_PROVIDER_NAME
 PROVIDER_OPENAI: Final = "openai"
 PROVIDER_AZURE_OPENAI: Final = "azure.ai.openai"
@@ -118,6 +127,10 @@ A2A_RUN_ID: Final = "a2a.run.id"
 # On an ``invoke_agent`` span: the enclosing run (its own id is the span id).
 A2A_RUN_PARENT_ID: Final = "a2a.run.parent_id"
 A2A_SESSION_PARENT_ID: Final = "a2a.session.parent_id"
+# Set when the parent id is a remote caller's claim: one of PARENT_LINK_*.
+A2A_SESSION_PARENT_LINK: Final = "a2a.session.parent_link"
+# On a ``session`` span: children this process linked to it (``ActiveSession.add_child``).
+A2A_SESSION_CHILD_IDS: Final = "a2a.session.child_ids"
 A2A_SESSION_PROPERTIES: Final = "a2a.session.properties"
 A2A_USAGE_SOURCE: Final = "a2a.usage.source"  # "provider" | "counted"
 A2A_COST_USD: Final = "a2a.usage.cost_usd"
