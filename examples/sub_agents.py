@@ -7,8 +7,13 @@
 - ``translator`` runs in another process (started here with ``subprocess``)
   behind a small HTTP API on 127.0.0.1. The coordinator sends its context
   with ``asm.inject(headers)``; the translator opens its session with
-  ``asm.session(context=asm.extract(headers))``, so its session becomes a
-  child of the coordinator's even though another process recorded it.
+  ``asm.session(context=asm.extract(headers))``, so its session records the
+  coordinator's as its parent even though another process recorded it. A
+  caller's session id is only a claim: the translator never writes into the
+  coordinator's session, and reads it as a parent only because it trusts its
+  one caller (``configure(remote_sessions="allow")``). The coordinator links
+  the child on its own side (``add_child``) with the id the translator
+  answered.
 
 Every agent uses the instrumented OpenAI client against a local
 OpenAI-compatible server (no network). Both processes record into the same
@@ -147,7 +152,7 @@ def coordinator(translator_port: int) -> str:
         )
         client = openai.OpenAI(base_url=llm.base_url, api_key="local", max_retries=0)
         with (
-            asm.session(session_id, properties={"agent": "coordinator"}),
+            asm.session(session_id, properties={"agent": "coordinator"}) as session,
             asm.run("coordinator"),
         ):
             asm.record_event("Plan two days in Lisbon, in French.", source=EventSource.USER)
@@ -162,6 +167,7 @@ def coordinator(translator_port: int) -> str:
                 f"session {translated['session_id']}, child of {translated['parent_id']})"
             )
             asm.record_event(translated["text"], source=EventSource.LLM)
+            session.add_child(translated["session_id"])  # the link on our side
     return session_id
 
 
@@ -170,7 +176,14 @@ def main() -> None:
     parser.add_argument("--store", default="file://./sessions", help="file:// or redis:// URL")
     parser.add_argument("--serve-translator", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
-    asm.configure(store=asm.create_store(args.store), instrument=("openai",))
+    # The translator serves only the coordinator that started it, so it trusts
+    # the session its caller names; a public service would pass a policy hook
+    # that authenticates the caller, or keep the default ("deny").
+    asm.configure(
+        store=asm.create_store(args.store),
+        instrument=("openai",),
+        remote_sessions="allow" if args.serve_translator else "deny",
+    )
 
     if args.serve_translator:
         serve_translator()

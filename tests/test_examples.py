@@ -302,6 +302,7 @@ def test_sub_agents_example_builds_a_hierarchy_across_processes(tmp_path: Path) 
     assert researcher.parent_id == top.id
     assert checker.parent_id == researcher.id
     assert translator.parent_id == top.id  # recorded by another process
+    assert translator.parent_link == "remote-trusted"
     assert translator.metadata.properties == {"agent": "translator", "pid": translator_pid}
     assert {d.id for d in top.descendants(store)} == {researcher.id, checker.id, translator.id}
     for member, name in (
@@ -355,8 +356,9 @@ def test_otlp_example_exports_content_only_when_allowed() -> None:
 def test_translator_agent_continues_the_callers_session_and_stops_with_its_caller(
     tmp_path: Path,
 ) -> None:
-    """The sub-agent process on its own: a caller's headers make its session a
-    child of the caller's, and it exits once the caller's pipe closes."""
+    """The sub-agent process on its own: a caller's headers make the caller's
+    session its parent (on its side only), and it exits once the caller's
+    pipe closes."""
     import urllib.request
 
     import a2a_session_manager as asm
@@ -395,7 +397,9 @@ def test_translator_agent_continues_the_callers_session_and_stops_with_its_calle
     assert answer["text"] == "(fr) Bonjour à tous"
     child = store.get(answer["session_id"])
     assert child is not None and child.parent_id == "caller-session"
-    assert store.children("caller-session") == [child.id]
+    assert child.parent_link == "remote-trusted"  # it trusts its one caller
+    # the caller's session is named, never written: the link is on the child's side
+    assert store.get("caller-session") is None
     assert [e.message for e in child.events] == [
         "Translate into French: Bonjour à tous",
         "(fr) Bonjour à tous",

@@ -47,8 +47,8 @@ from a2a_session_manager.prompts import PromptStrategy, build_prompt_from_sessio
 _spans = InMemorySpanExporter()
 # The request being served, for the token policy (a real service would keep
 # its authenticated principal the same way).
-_request_headers: contextvars.ContextVar[Mapping[str, str]] = contextvars.ContextVar(
-    "request_headers", default={}
+_request_headers: contextvars.ContextVar[Mapping[str, str] | None] = contextvars.ContextVar(
+    "request_headers", default=None
 )
 
 
@@ -58,7 +58,8 @@ def _policy(spec: str) -> Any:
     expected = "Bearer " + spec.removeprefix("token:")
 
     def accept_authenticated(session_id: str, context: Context) -> bool:
-        return _request_headers.get().get("authorization") == expected
+        headers = _request_headers.get()
+        return headers is not None and headers.get("authorization") == expected
 
     return accept_authenticated
 
