@@ -162,7 +162,10 @@ def test_inject_extract_continues_the_hierarchy(recorder: Recorder) -> None:
         assert s.parent_id == "caller"
     stored = recorder.store.get("callee")
     assert stored is not None and stored.parent_id == "caller"
-    assert recorder.store.children("caller") == ["callee"]
+    # an extracted id is a claim: linked on the callee's side only, not read
+    assert stored.parent_link == "remote"
+    assert recorder.store.children("caller") == []
+    assert stored.ancestors(recorder.store) == []
 
 
 def test_force_flush_and_shutdown(recorder: Recorder) -> None:
