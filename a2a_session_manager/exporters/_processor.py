@@ -30,6 +30,7 @@ from opentelemetry.context import _SUPPRESS_INSTRUMENTATION_KEY, Context
 from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
 
 from a2a_session_manager.exporters._buffer import RetryBuffer, merge_changes
+from a2a_session_manager.exporters._duplicate_chats import DuplicateChats
 from a2a_session_manager.exporters._mapping import Redactor, SpanMapper, span_attributes
 from a2a_session_manager.models.session_event import SessionEvent
 from a2a_session_manager.storage.base import SessionStore
@@ -65,6 +66,7 @@ class SessionSpanProcessor(SpanProcessor):
         self.mapper = SpanMapper(
             capture_content=capture_content, redact=redact, history=self._stored_events
         )
+        self._duplicates = DuplicateChats()
         self._queue: deque[ReadableSpan] = deque()
         self._max_queue = max(1, max_queue_size)
         self._wake_at = max(1, self._max_queue // 4)
@@ -90,7 +92,9 @@ class SessionSpanProcessor(SpanProcessor):
     # -- SpanProcessor --------------------------------------------------------
     def on_start(self, span: Span, parent_context: Context | None = None) -> None:
         scope_info = span.instrumentation_scope
-        if scope_info is not None and is_own_tracer(scope_info.name):
+        own = scope_info is not None and is_own_tracer(scope_info.name)
+        self._duplicates.on_start(span, parent_context, own)
+        if own:
             return  # our own spans carry their session attributes already
         scope = scope_in(parent_context)
         if scope is not None and scope.attributes:
@@ -99,8 +103,15 @@ class SessionSpanProcessor(SpanProcessor):
     def on_end(self, span: ReadableSpan) -> None:
         if self._closed:
             return
-        if semconv.GEN_AI_OPERATION_NAME not in span_attributes(span) and not span.events:
+        attrs = span_attributes(span)
+        if (
+            semconv.GEN_AI_OPERATION_NAME not in attrs
+            and semconv.LLM_REQUEST_TYPE not in attrs  # OpenLLMetry's older chat spans
+            and not span.events
+        ):
             return  # nothing in it becomes a session model
+        if self._duplicates.is_duplicate(span):
+            return  # another chat span records this provider call
         queue = self._queue
         if len(queue) >= self._max_queue:
             with self._counts_lock:

@@ -117,6 +117,23 @@ PART_TEXT: Final = "text"
 PART_TOOL_CALL: Final = "tool_call"
 PART_TOOL_CALL_RESPONSE: Final = "tool_call_response"
 
+# -- Names other instrumentations use (read, never written) ---------------
+# Older GenAI conventions and OpenLLMetry (traceloop) before it adopted the
+# structured messages: ``exporters._foreign_chat`` reads them into the names above.
+GEN_AI_SYSTEM: Final = "gen_ai.system"  # the provider, before gen_ai.provider.name
+LLM_REQUEST_TYPE: Final = "llm.request.type"  # "chat" marks a chat span
+# Indexed messages: {prefix}.{i}.role / .content / .tool_call_id / .finish_reason,
+# {prefix}.{i}.tool_calls.{j}.id / .name / .arguments
+GEN_AI_PROMPT: Final = "gen_ai.prompt"
+GEN_AI_COMPLETION: Final = "gen_ai.completion"
+GEN_AI_USAGE_PROMPT_TOKENS: Final = "gen_ai.usage.prompt_tokens"
+GEN_AI_USAGE_COMPLETION_TOKENS: Final = "gen_ai.usage.completion_tokens"
+GEN_AI_USAGE_REASONING_TOKENS: Final = "gen_ai.usage.reasoning_tokens"
+GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS_OLD: Final = "gen_ai.usage.cache_read_input_tokens"
+LLM_USAGE_PROMPT_TOKENS: Final = "llm.usage.prompt_tokens"
+LLM_USAGE_COMPLETION_TOKENS: Final = "llm.usage.completion_tokens"
+LLM_USAGE_REASONING_TOKENS: Final = "llm.usage.reasoning_tokens"
+
 # -- Session -------------------------------------------------------------
 SESSION_ID: Final = "session.id"
 # W3C baggage key that carries the session id to other processes.

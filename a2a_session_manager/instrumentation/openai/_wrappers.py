@@ -173,15 +173,25 @@ def _start(tracer: Tracer, api: _Api, instance: Any, kwargs: dict[str, Any]) -> 
         return None
 
 
-def _finish(call: _Call, result: Any) -> Any:
+def _is_stream(result: Any, is_async: bool) -> bool:
+    """The client's stream, or another instrumentation's proxy around it (the
+    official one returns its own iterator class when it wraps the call first)."""
+    if isinstance(result, Stream | AsyncStream):
+        return True
+    if isinstance(result, BaseModel | LegacyAPIResponse):
+        return False
+    return hasattr(result, "__anext__" if is_async else "__next__")
+
+
+def _finish(call: _Call, result: Any, is_async: bool = False) -> Any:
     """End the span from ``result``, or hand it to a stream proxy; returns what the user gets."""
     span = call.span
     try:
         if not span.is_recording():
             span.end()
             return result
-        if isinstance(result, Stream | AsyncStream):
-            return _proxy(call, result)
+        if _is_stream(result, is_async):
+            return _proxy(call, result, is_async)
         if isinstance(result, LegacyAPIResponse):  # ``with_raw_response``: same call, raw result
             return _finish_raw(call, result)
         if not isinstance(result, BaseModel):
@@ -196,10 +206,10 @@ def _finish(call: _Call, result: Any) -> Any:
     return result
 
 
-def _proxy(call: _Call, stream: Any) -> Any:
+def _proxy(call: _Call, stream: Any, is_async: bool) -> Any:
     api, snapshot = call.api, call.snapshot
     accumulator = api.accumulator(lambda: api.prompt(snapshot), call.model)
-    proxy_type = AsyncStreamProxy if isinstance(stream, AsyncStream) else SyncStreamProxy
+    proxy_type = AsyncStreamProxy if is_async else SyncStreamProxy
     return proxy_type(stream, call.span, accumulator, call.request_content())
 
 
@@ -208,7 +218,7 @@ def _finish_raw(call: _Call, raw: Any) -> Any:
     # nothing; for a stream, the cached object becomes our proxy.
     parsed = raw.parse()
     if isinstance(parsed, Stream | AsyncStream):
-        raw._parsed_by_type[raw._cast_to] = _proxy(call, parsed)
+        raw._parsed_by_type[raw._cast_to] = _proxy(call, parsed, isinstance(parsed, AsyncStream))
     else:
         call.end(parsed)
     return raw
@@ -258,6 +268,6 @@ def async_wrapper(tracer: Tracer, api: _Api) -> Wrapper:
             raise
         finally:
             otel_context.detach(token)
-        return _finish(call, result)
+        return _finish(call, result, is_async=True)
 
     return traced

@@ -1,0 +1,186 @@
+"""One provider call, one recorded chat span.
+
+Several GenAI instrumentations may wrap the same client method (ours, the
+official ``opentelemetry-instrumentation-openai-v2``, OpenLLMetry's ...); each
+makes a chat span for the same call, and recording them all would count the
+call, its tokens and its cost twice. The session records one of them: ours
+when ours is among them, else the one made first (the outer one). The
+decision is taken when the spans start, so it is final before any of them
+ends, and the processor simply does not queue the others.
+
+How the chat spans of one call are told apart from the spans of separate calls:
+
+* Nested. Every instrumentation we know makes its chat span current while the
+  client works (ours attaches it, the official one through
+  ``opentelemetry-util-genai``'s ``attach``, OpenLLMetry's chat wrappers with
+  ``use_span``), so the inner one starts as a child of a live chat span: two
+  separate calls never nest, since a chat span is current only during its
+  own call.
+* Backdated. OpenLLMetry's Responses API wrapper starts its span only after
+  the call returned, with a start time taken before the call, as a sibling of
+  the spans made inside it. That span starts before the last chat span
+  started in the same context (thread or asyncio task) under the same parent,
+  yet is made after it: it wraps that call. Its chat attributes are set only
+  when it ends, so the pairing is noted when it starts and applied when it
+  ends, if it is a chat span of the same request model.
+
+State is kept only for spans in one of these two situations, in bounded
+dicts, and forgotten when they end.
+"""
+
+from __future__ import annotations
+
+import threading
+from contextvars import ContextVar
+from dataclasses import dataclass
+from typing import Any
+
+from opentelemetry import trace
+from opentelemetry.context import Context
+from opentelemetry.sdk.trace import ReadableSpan, Span
+
+from a2a_session_manager.exporters._foreign_chat import is_foreign_chat
+from a2a_session_manager.telemetry import semconv
+from a2a_session_manager.telemetry._guard import log_internal_error
+from a2a_session_manager.telemetry._tracers import is_own_tracer
+
+_LIMIT = 4096  # spans of calls with more than one chat span, in flight at once
+
+
+@dataclass(frozen=True, slots=True)
+class _Started:
+    """A chat span as it started: what a later, backdated span is compared with."""
+
+    span: Span
+    trace_id: int
+    parent_id: int
+    start_time: int
+
+
+@dataclass(slots=True)
+class _Call:
+    """The chat spans of one provider call: which of them is recorded."""
+
+    winner: int  # span id
+    own: bool
+
+
+# The last chat span started in this context (a thread, or an asyncio task).
+_last_chat: ContextVar[_Started | None] = ContextVar("a2a_last_chat_span", default=None)
+
+
+def _is_own(span: Any) -> bool:
+    scope = getattr(span, "instrumentation_scope", None)
+    return scope is not None and is_own_tracer(scope.name)
+
+
+def _parent_id(span: ReadableSpan) -> int:
+    parent = span.parent
+    return parent.span_id if parent is not None else 0
+
+
+def _request_model(span: Any) -> Any:
+    return (getattr(span, "attributes", None) or {}).get(semconv.GEN_AI_REQUEST_MODEL)
+
+
+class DuplicateChats:
+    """Decides, for the processor, which chat span of a provider call is recorded."""
+
+    def __init__(self, limit: int = _LIMIT) -> None:
+        self._limit = limit
+        self._lock = threading.Lock()
+        self._calls: dict[int, _Call] = {}  # span id -> its call (nested spans only)
+        # span id -> the chat span whose call it is in, if it turns out to be a chat span
+        self._pending: dict[int, Any] = {}
+
+    def on_start(self, span: Span, parent_context: Context | None, own: bool) -> None:
+        try:
+            self._on_start(span, parent_context, own)
+        except Exception:  # runs inside the user's call: never raise into it
+            log_internal_error("comparing a chat span with the calls in flight")
+
+    def _on_start(self, span: Span, parent_context: Context | None, own: bool) -> None:
+        attrs = span.attributes or {}
+        if own:
+            if attrs.get(semconv.GEN_AI_OPERATION_NAME) != semconv.OPERATION_CHAT:
+                return  # runs, tools, sessions
+            chat = True
+        else:
+            chat = is_foreign_chat(attrs)
+        other: Any = trace.get_current_span(parent_context)  # a live chat span: same call
+        if not (
+            other is not span
+            and other.is_recording()
+            and (getattr(other, "attributes", None) or {}).get(semconv.GEN_AI_OPERATION_NAME)
+            == semconv.OPERATION_CHAT
+        ):
+            last = None if own else self._wrapped_by(span)
+            other = last.span if last is not None else None
+        if chat:
+            if other is not None:
+                self._join(other, span, own)
+            start_time = span.start_time
+            if start_time is not None:
+                context = span.get_span_context()
+                _last_chat.set(_Started(span, context.trace_id, _parent_id(span), start_time))
+        elif other is not None:
+            # Not (yet) a chat span: some instrumentations name theirs when it ends.
+            with self._lock:
+                self._remember(self._pending, span.get_span_context().span_id, other)
+
+    def is_duplicate(self, span: ReadableSpan) -> bool:
+        """Whether ``span`` (ended) repeats a call another chat span records.
+        Called once per ended span: what was kept about it is forgotten."""
+        if not self._calls and not self._pending:
+            return False
+        try:
+            context = span.context
+            if context is None:
+                return False
+            span_id: int = context.span_id
+            call = self._calls.pop(span_id, None)
+            if call is not None:
+                return call.winner != span_id
+            other = self._pending.pop(span_id, None)
+            if other is None or not is_foreign_chat(span.attributes or {}):
+                return False
+            model, other_model = _request_model(span), _request_model(other)
+            return bool(model is None or other_model is None or model == other_model)
+        except Exception:
+            log_internal_error("comparing a chat span with the calls in flight")
+            return False
+
+    def _wrapped_by(self, span: Span) -> _Started | None:
+        """The last chat span started in this context, if ``span`` starts before
+        it under the same parent (backdated: it wraps that span's call)."""
+        last = _last_chat.get()
+        if last is None or last.span is span:
+            return None
+        start_time = span.start_time
+        if start_time is None or start_time > last.start_time:
+            return None
+        if span.get_span_context().trace_id != last.trace_id:
+            return None
+        return last if _parent_id(span) == last.parent_id else None
+
+    def _join(self, other: Any, span: Span, own: bool) -> None:
+        """``span`` records the same call as the chat span ``other``."""
+        other_own = _is_own(other)
+        if own and other_own:
+            return  # ours never wraps a call twice: two calls, not a duplicate
+        other_id = other.get_span_context().span_id
+        span_id = span.get_span_context().span_id
+        with self._lock:
+            call = self._calls.get(other_id)
+            if call is None:
+                call = _Call(other_id, other_own)
+                if other.is_recording():  # an ended span is not asked about again
+                    self._remember(self._calls, other_id, call)
+            if own and not call.own:
+                call.winner, call.own = span_id, True
+            self._remember(self._calls, span_id, call)
+
+    def _remember(self, table: dict[int, Any], key: int, value: Any) -> None:
+        table[key] = value
+        while len(table) > self._limit:  # spans that never end must not grow it
+            del table[next(iter(table))]
