@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import openai
@@ -369,3 +370,197 @@ def test_official_without_content_on_spans_still_gives_tokens(
         6,
         2,
     )
+
+
+@pytest.mark.parametrize("order", ORDERS)
+@pytest.mark.parametrize("peer", PEERS)
+async def test_async_streams_are_recorded_once(
+    recorder: Recorder,
+    install: Install,
+    openai_server: LocalOpenAIServer,
+    async_openai_client: openai.AsyncOpenAI,
+    peer: str,
+    order: str,
+) -> None:
+    install_in_order(install, peer, order)
+    openai_server.queue(Reply("Streamed.", prompt_tokens=13, completion_tokens=3))
+    async with asm.session("async-stream"):
+        stream = await async_openai_client.chat.completions.create(
+            model="gpt-4o-mini",
+            messages=[{"role": "user", "content": "Stream it."}],
+            stream=True,
+            stream_options={"include_usage": True},
+        )
+        chunks = [chunk async for chunk in stream]
+    assert chunks
+    stored = recorder.store.get("async-stream")
+    assert stored is not None
+    (event,) = llm_events(stored)
+    assert event.message == "Streamed."
+    assert (event.token_usage.prompt_tokens, event.token_usage.completion_tokens) == (13, 3)
+    assert event.metadata["span_id"] in own_chat_span_ids(recorder)
+
+
+@pytest.mark.parametrize("order", ORDERS)
+def test_streamed_responses_with_openllmetry_are_recorded_once(
+    recorder: Recorder,
+    install: Install,
+    openai_server: LocalOpenAIServer,
+    openai_client: openai.OpenAI,
+    order: str,
+) -> None:
+    install_in_order(install, "openllmetry", order)
+    openai_server.queue(Reply("Flowing.", prompt_tokens=9, completion_tokens=2))
+    with asm.session("responses-stream"):
+        drain(openai_client.responses.create(model="gpt-4o-mini", input="Go.", stream=True))
+    stored = recorder.store.get("responses-stream")
+    assert stored is not None
+    (event,) = llm_events(stored)
+    assert event.message == "Flowing."
+    assert event.token_usage.prompt_tokens == 9
+    assert event.metadata["span_id"] in own_chat_span_ids(recorder)
+
+
+@pytest.mark.parametrize("order", ORDERS)
+@pytest.mark.parametrize("peer", PEERS)
+def test_threads_each_record_their_calls_once(
+    recorder: Recorder,
+    install: Install,
+    openai_server: LocalOpenAIServer,
+    openai_client: openai.OpenAI,
+    peer: str,
+    order: str,
+) -> None:
+    install_in_order(install, peer, order)
+    for _ in range(8):
+        openai_server.queue(Reply("ok", prompt_tokens=5, completion_tokens=1))
+
+    def ask(n: int) -> None:
+        with asm.session(f"thread-{n}"):
+            openai_client.chat.completions.create(
+                model="gpt-4o-mini", messages=[{"role": "user", "content": f"q{n}"}]
+            )
+
+    with ThreadPoolExecutor(4) as pool:
+        list(pool.map(ask, range(8)))
+    for n in range(8):
+        stored = recorder.store.get(f"thread-{n}")
+        assert stored is not None
+        assert len(llm_events(stored)) == 1
+        assert user_texts(stored) == [f"q{n}"]
+
+
+@pytest.mark.parametrize("outer", PEERS)
+def test_two_peers_without_ours_record_the_outer_one(
+    recorder: Recorder,
+    install: Install,
+    openai_server: LocalOpenAIServer,
+    openai_client: openai.OpenAI,
+    outer: str,
+) -> None:
+    inner = next(p for p in PEERS if p != outer)
+    install(inner)
+    install(outer)
+    with asm.session("peers"):
+        two_turns(openai_client, openai_server)
+    spans = chat_spans(recorder)
+    assert len(spans) == 4
+    outer_ids = {
+        format(s.context.span_id, "016x")
+        for s in spans
+        if s.parent is not None and not any(s.parent.span_id == o.context.span_id for o in spans)
+    }
+    stored = recorder.store.get("peers")
+    assert stored is not None
+    events = llm_events(stored)
+    assert [(e.token_usage.prompt_tokens, e.token_usage.completion_tokens) for e in events] == [
+        (17, 3),
+        (29, 4),
+    ]
+    assert {e.metadata["span_id"] for e in events} == outer_ids
+
+
+# -- the view of a chat span -------------------------------------------------------
+
+OLD_OPENLLMETRY = {
+    "llm.request.type": "chat",
+    "gen_ai.system": "OpenAI",
+    "gen_ai.request.model": "gpt-4o-mini",
+    "gen_ai.prompt.0.role": "system",
+    "gen_ai.prompt.0.content": "Be brief.",
+    "gen_ai.prompt.1.role": "user",
+    "gen_ai.prompt.1.content": json.dumps(
+        [{"type": "text", "text": "Look:"}, {"type": "image_url", "image_url": {"url": "u"}}]
+    ),
+    "gen_ai.prompt.2.role": "assistant",
+    "gen_ai.prompt.2.tool_calls.0.id": "call_0",
+    "gen_ai.prompt.2.tool_calls.0.name": "lookup",
+    "gen_ai.prompt.2.tool_calls.0.arguments": '{"q": "x"}',
+    "gen_ai.prompt.3.role": "tool",
+    "gen_ai.prompt.3.tool_call_id": "call_0",
+    "gen_ai.prompt.3.content": "found",
+    "gen_ai.prompt.4.role": "user",
+    "gen_ai.prompt.4.content": "[1, 2]",
+    "gen_ai.completion.0.role": "assistant",
+    "gen_ai.completion.0.content": "Done.",
+    "gen_ai.completion.0.finish_reason": "stop",
+    "gen_ai.usage.prompt_tokens": 21,
+    "gen_ai.usage.completion_tokens": 2,
+    "gen_ai.usage.cache_read_input_tokens": 4,
+    "llm.usage.total_tokens": 23,
+}
+
+
+def test_older_openllmetry_indexed_attributes_read_as_structured_messages(
+    recorder: Recorder,
+) -> None:
+    tracer = recorder.provider.get_tracer("opentelemetry.instrumentation.openai.v1")
+    with asm.session("indexed"):
+        tracer.start_span("openai.chat", attributes=OLD_OPENLLMETRY).end()
+    (span,) = [s for s in recorder.exporter.get_finished_spans() if s.name == "openai.chat"]
+    view = chat_view(span, dict(span.attributes or {}))
+    assert view[semconv.GEN_AI_OPERATION_NAME] == semconv.OPERATION_CHAT
+    assert view[semconv.GEN_AI_PROVIDER_NAME] == "openai"
+    assert view[semconv.GEN_AI_USAGE_INPUT_TOKENS] == 21
+    assert view[semconv.GEN_AI_USAGE_OUTPUT_TOKENS] == 2
+    assert view[semconv.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS] == 4
+    assert view[semconv.GEN_AI_INPUT_MESSAGES] == [
+        {"role": "system", "parts": [{"type": "text", "content": "Be brief."}]},
+        {
+            "role": "user",
+            "parts": [
+                {"type": "text", "content": "Look:"},
+                {"type": "image_url", "image_url": {"url": "u"}},
+            ],
+        },
+        {
+            "role": "assistant",
+            "parts": [
+                {"type": "tool_call", "id": "call_0", "name": "lookup", "arguments": {"q": "x"}}
+            ],
+        },
+        {
+            "role": "tool",
+            "parts": [{"type": "tool_call_response", "id": "call_0", "response": "found"}],
+        },
+        {"role": "user", "parts": [{"type": "text", "content": "[1, 2]"}]},
+    ]
+    assert view[semconv.GEN_AI_OUTPUT_MESSAGES] == [
+        {
+            "role": "assistant",
+            "parts": [{"type": "text", "content": "Done."}],
+            "finish_reason": "stop",
+        }
+    ]
+
+
+def test_own_and_other_spans_pass_through_unchanged(recorder: Recorder) -> None:
+    own = recorder.provider.get_tracer("a2a_session_manager.instrumentation.openai")
+    other = recorder.provider.get_tracer("somebody.else")
+    attributes = {**OLD_OPENLLMETRY, semconv.GEN_AI_OPERATION_NAME: semconv.OPERATION_CHAT}
+    own.start_span("chat", attributes=attributes).end()
+    other.start_span("GET /", attributes={"http.method": "GET"}).end()
+    other.start_span("embeddings", attributes={semconv.GEN_AI_OPERATION_NAME: "embeddings"}).end()
+    for span in recorder.exporter.get_finished_spans():
+        attrs = dict(span.attributes or {})
+        assert chat_view(span, attrs) is attrs

@@ -5,27 +5,30 @@ official ``opentelemetry-instrumentation-openai-v2``, OpenLLMetry's ...); each
 makes a chat span for the same call, and recording them all would count the
 call, its tokens and its cost twice. The session records one of them: ours
 when ours is among them, else the one made first (the outer one). The
-decision is taken when the spans start, so it is final before any of them
-ends, and the processor simply does not queue the others.
+decision is taken before any of them ends, so the processor simply does not
+queue the others.
 
-How the chat spans of one call are told apart from the spans of separate calls:
+Every chat span that starts becomes "the last chat span started" in its
+context (a context variable: per thread, per asyncio task). The chat spans of
+one call are told apart from those of separate calls by that span:
 
 * Nested. Every instrumentation we know makes its chat span current while the
   client works (ours attaches it, the official one through
   ``opentelemetry-util-genai``'s ``attach``, OpenLLMetry's chat wrappers with
-  ``use_span``), so the inner one starts as a child of a live chat span: two
-  separate calls never nest, since a chat span is current only during its
-  own call.
+  ``use_span``), so the inner span starts as a child of the last chat span
+  started, still live. Separate calls never nest: a chat span is current only
+  during its own call.
 * Backdated. OpenLLMetry's Responses API wrapper starts its span only after
-  the call returned, with a start time taken before the call, as a sibling of
-  the spans made inside it. That span starts before the last chat span
-  started in the same context (thread or asyncio task) under the same parent,
-  yet is made after it: it wraps that call. Its chat attributes are set only
-  when it ends, so the pairing is noted when it starts and applied when it
-  ends, if it is a chat span of the same request model.
+  the call returned, with a start time taken before the call, and not as a
+  child of the spans made inside it: it starts earlier than the last chat
+  span started, under the same parent, yet is made after it, so it wraps that
+  span's call.
 
-State is kept only for spans in one of these two situations, in bounded
-dicts, and forgotten when they end.
+OpenLLMetry's Responses spans are named chat spans only when they end, so a
+span that starts in one of these positions without being a chat span yet is
+noted, and judged when it ends (a chat span of the same request model).
+State is kept only for spans in these positions, in bounded dicts, and
+forgotten when they end.
 """
 
 from __future__ import annotations
@@ -35,26 +38,15 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
-from opentelemetry import trace
-from opentelemetry.context import Context
 from opentelemetry.sdk.trace import ReadableSpan, Span
 
 from a2a_session_manager.exporters._foreign_chat import is_foreign_chat
+from a2a_session_manager.exporters._mapping import span_attributes
 from a2a_session_manager.telemetry import semconv
 from a2a_session_manager.telemetry._guard import log_internal_error
 from a2a_session_manager.telemetry._tracers import is_own_tracer
 
 _LIMIT = 4096  # spans of calls with more than one chat span, in flight at once
-
-
-@dataclass(frozen=True, slots=True)
-class _Started:
-    """A chat span as it started: what a later, backdated span is compared with."""
-
-    span: Span
-    trace_id: int
-    parent_id: int
-    start_time: int
 
 
 @dataclass(slots=True)
@@ -66,7 +58,7 @@ class _Call:
 
 
 # The last chat span started in this context (a thread, or an asyncio task).
-_last_chat: ContextVar[_Started | None] = ContextVar("a2a_last_chat_span", default=None)
+_last_chat: ContextVar[Span | None] = ContextVar("a2a_last_chat_span", default=None)
 
 
 def _is_own(span: Any) -> bool:
@@ -77,6 +69,30 @@ def _is_own(span: Any) -> bool:
 def _parent_id(span: ReadableSpan) -> int:
     parent = span.parent
     return parent.span_id if parent is not None else 0
+
+
+def _nested_in(span: Span, last: Span) -> bool:
+    """``span`` starts as a child of the live chat span ``last``."""
+    parent = span.parent
+    return (
+        parent is not None
+        and parent.span_id == last.get_span_context().span_id
+        and last.is_recording()
+    )
+
+
+def _wraps(span: Span, last: Span) -> bool:
+    """``span``, made after ``last``, starts before it under the same parent:
+    it was started after the call it wraps (backdated)."""
+    start_time, last_start = span.start_time, last.start_time
+    return (
+        span is not last
+        and start_time is not None
+        and last_start is not None
+        and start_time <= last_start
+        and _parent_id(span) == _parent_id(last)
+        and span.get_span_context().trace_id == last.get_span_context().trace_id
+    )
 
 
 def _request_model(span: Any) -> Any:
@@ -93,40 +109,33 @@ class DuplicateChats:
         # span id -> the chat span whose call it is in, if it turns out to be a chat span
         self._pending: dict[int, Any] = {}
 
-    def on_start(self, span: Span, parent_context: Context | None, own: bool) -> None:
+    def on_start(self, span: Span, own: bool) -> None:
+        """Place ``span`` (just started; ``own``: made by our tracers) among the
+        chat spans in flight."""
         try:
-            self._on_start(span, parent_context, own)
+            self._on_start(span, own)
         except Exception:  # runs inside the user's call: never raise into it
             log_internal_error("comparing a chat span with the calls in flight")
 
-    def _on_start(self, span: Span, parent_context: Context | None, own: bool) -> None:
-        attrs = span.attributes or {}
+    def _on_start(self, span: Span, own: bool) -> None:
+        attrs = span_attributes(span)
         if own:
             if attrs.get(semconv.GEN_AI_OPERATION_NAME) != semconv.OPERATION_CHAT:
                 return  # runs, tools, sessions
             chat = True
         else:
             chat = is_foreign_chat(attrs)
-        other: Any = trace.get_current_span(parent_context)  # a live chat span: same call
-        if not (
-            other is not span
-            and other.is_recording()
-            and (getattr(other, "attributes", None) or {}).get(semconv.GEN_AI_OPERATION_NAME)
-            == semconv.OPERATION_CHAT
-        ):
-            last = None if own else self._wrapped_by(span)
-            other = last.span if last is not None else None
+        last = _last_chat.get()
+        if last is not None and not (_nested_in(span, last) or (not own and _wraps(span, last))):
+            last = None
         if chat:
-            if other is not None:
-                self._join(other, span, own)
-            start_time = span.start_time
-            if start_time is not None:
-                context = span.get_span_context()
-                _last_chat.set(_Started(span, context.trace_id, _parent_id(span), start_time))
-        elif other is not None:
+            if last is not None:
+                self._join(last, span, own)
+            _last_chat.set(span)
+        elif last is not None:
             # Not (yet) a chat span: some instrumentations name theirs when it ends.
             with self._lock:
-                self._remember(self._pending, span.get_span_context().span_id, other)
+                self._remember(self._pending, span.get_span_context().span_id, last)
 
     def is_duplicate(self, span: ReadableSpan) -> bool:
         """Whether ``span`` (ended) repeats a call another chat span records.
@@ -149,19 +158,6 @@ class DuplicateChats:
         except Exception:
             log_internal_error("comparing a chat span with the calls in flight")
             return False
-
-    def _wrapped_by(self, span: Span) -> _Started | None:
-        """The last chat span started in this context, if ``span`` starts before
-        it under the same parent (backdated: it wraps that span's call)."""
-        last = _last_chat.get()
-        if last is None or last.span is span:
-            return None
-        start_time = span.start_time
-        if start_time is None or start_time > last.start_time:
-            return None
-        if span.get_span_context().trace_id != last.trace_id:
-            return None
-        return last if _parent_id(span) == last.parent_id else None
 
     def _join(self, other: Any, span: Span, own: bool) -> None:
         """``span`` records the same call as the chat span ``other``."""

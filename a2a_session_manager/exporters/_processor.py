@@ -93,7 +93,7 @@ class SessionSpanProcessor(SpanProcessor):
     def on_start(self, span: Span, parent_context: Context | None = None) -> None:
         scope_info = span.instrumentation_scope
         own = scope_info is not None and is_own_tracer(scope_info.name)
-        self._duplicates.on_start(span, parent_context, own)
+        self._duplicates.on_start(span, own)
         if own:
             return  # our own spans carry their session attributes already
         scope = scope_in(parent_context)
