@@ -21,9 +21,10 @@ from opentelemetry.sdk.trace import ReadableSpan
 import a2a_session_manager as asm
 from a2a_session_manager.exporters._foreign_chat import chat_view
 from a2a_session_manager.models.event_source import EventSource
+from a2a_session_manager.models.event_type import EventType
 from a2a_session_manager.models.session import Session
 from a2a_session_manager.telemetry import semconv
-from a2a_session_manager.testing import LocalOpenAIServer, Reply, ToolCall
+from a2a_session_manager.testing import ErrorReply, LocalOpenAIServer, Reply, ToolCall
 from tests.support.otel import Recorder, clean_otel, recorder
 from tests.support.peers import Install
 
@@ -62,6 +63,10 @@ def llm_events(session: Session) -> list[Any]:
 
 def user_texts(session: Session) -> list[Any]:
     return [e.message for e in session.events if e.source is EventSource.USER]
+
+
+def instructions(session: Session) -> list[Any]:
+    return [e for e in session.events if e.type == EventType.INSTRUCTIONS]
 
 
 def two_turns(client: openai.OpenAI, server: LocalOpenAIServer, **kwargs: Any) -> list[Any]:
@@ -117,6 +122,7 @@ def test_one_llm_event_per_call_with_a_peer_in_either_order(
     # ours is the one recorded
     assert {e.metadata["span_id"] for e in events} == own_chat_span_ids(recorder)
     assert user_texts(stored) == ["Weather in Paris?", "And tomorrow?"]
+    assert len(instructions(stored)) == 1
 
 
 @pytest.mark.parametrize("order", ORDERS)
@@ -295,6 +301,7 @@ def test_peer_alone_is_recorded(
         (29, 4),
     ]
     assert user_texts(stored) == ["Weather in Paris?", "And tomorrow?"]
+    assert len(instructions(stored)) == 1
 
 
 def test_openllmetry_stream_view_has_tool_calls_reasoning_and_no_empty_text(
@@ -359,9 +366,10 @@ def test_official_without_content_on_spans_still_gives_tokens(
     monkeypatch.setenv("OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT", "event_only")
     install("official")
     openai_server.queue(Reply("Hi.", prompt_tokens=6, completion_tokens=2))
-    openai_client.chat.completions.create(
-        model="gpt-4o-mini", messages=[{"role": "user", "content": "Hello"}]
-    )
+    with asm.session("event-only"):
+        openai_client.chat.completions.create(
+            model="gpt-4o-mini", messages=[{"role": "user", "content": "Hello"}]
+        )
     (span,) = chat_spans(recorder)
     view = chat_view(span, dict(span.attributes or {}))
     assert semconv.GEN_AI_INPUT_MESSAGES not in view
@@ -370,6 +378,11 @@ def test_official_without_content_on_spans_still_gives_tokens(
         6,
         2,
     )
+    stored = recorder.store.get("event-only")
+    assert stored is not None
+    (event,) = llm_events(stored)
+    assert event.message is None
+    assert (event.token_usage.prompt_tokens, event.token_usage.completion_tokens) == (6, 2)
 
 
 @pytest.mark.parametrize("order", ORDERS)
@@ -564,3 +577,41 @@ def test_own_and_other_spans_pass_through_unchanged(recorder: Recorder) -> None:
     for span in recorder.exporter.get_finished_spans():
         attrs = dict(span.attributes or {})
         assert chat_view(span, attrs) is attrs
+
+
+def test_older_openllmetry_span_becomes_session_events(recorder: Recorder) -> None:
+    tracer = recorder.provider.get_tracer("opentelemetry.instrumentation.openai.v1")
+    with asm.session("indexed-session"):
+        tracer.start_span("openai.chat", attributes=OLD_OPENLLMETRY).end()
+    stored = recorder.store.get("indexed-session")
+    assert stored is not None
+    *history, event = llm_events(stored)  # the input's assistant turn, then the reply
+    assert [e.token_usage for e in history] == [None]
+    assert event.message == "Done."
+    usage = event.token_usage
+    assert (usage.prompt_tokens, usage.completion_tokens, usage.cached_input_tokens) == (21, 2, 4)
+    assert len(instructions(stored)) == 1
+    assert user_texts(stored)[-1] == "[1, 2]"
+
+
+@pytest.mark.parametrize("order", ORDERS)
+@pytest.mark.parametrize("peer", PEERS)
+def test_a_failed_call_is_one_failed_llm_event(
+    recorder: Recorder,
+    install: Install,
+    openai_server: LocalOpenAIServer,
+    openai_client: openai.OpenAI,
+    peer: str,
+    order: str,
+) -> None:
+    install_in_order(install, peer, order)
+    openai_server.queue(ErrorReply(status=429))
+    with asm.session("failed"), pytest.raises(openai.RateLimitError):
+        openai_client.chat.completions.create(
+            model="gpt-4o-mini", messages=[{"role": "user", "content": "Hi"}]
+        )
+    stored = recorder.store.get("failed")
+    assert stored is not None
+    (event,) = llm_events(stored)
+    assert event.message["error"]
+    assert event.metadata["span_id"] in own_chat_span_ids(recorder)

@@ -43,6 +43,7 @@ from a2a_session_manager.exporters._conversation import (
     text_digest,
     text_of,
 )
+from a2a_session_manager.exporters._foreign_chat import chat_view
 from a2a_session_manager.exporters._session_state import (
     CONTEXT_DIGEST,
     CONVERSATION_DIGEST,
@@ -244,7 +245,7 @@ class SpanMapper:
         return state
 
     def _map_span(self, span: ReadableSpan, out: dict[str, SessionChanges]) -> None:
-        attrs = span_attributes(span)
+        attrs = chat_view(span, span_attributes(span))  # other instrumentations' chat spans
         trace_id, span_id = _trace_span(span)
         session_id = _session_of(attrs, trace_id)
         changes = out.get(session_id)
