@@ -131,7 +131,7 @@ def _cmd_tree(store: SessionStore, args: argparse.Namespace, out: TextIO, err: T
 
 
 def _cmd_usage(store: SessionStore, args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    report = usage_report(load_session(store, args.session_id))
+    report = usage_report(load_session(store, args.session_id), store)
     if args.json:
         _emit_json(report.as_dict(), out)
     else:

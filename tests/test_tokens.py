@@ -296,11 +296,68 @@ def test_chat_counting_of_parts_tool_calls_and_tool_results() -> None:
 
 @pytest.fixture
 def price_table() -> Iterator[None]:
-    saved = dict(pricing._PRICES)
     yield
-    pricing._PRICES.clear()
-    pricing._PRICES.update(saved)
-    pricing.price_for_model.cache_clear()
+    pricing.clear_model_prices()
+
+
+def _theirs(model: str, provider: str | None = None, **usage: int) -> float:
+    """genai-prices' own price of a call, the reference ours must equal."""
+    from genai_prices import Usage, calc_price
+
+    return float(calc_price(Usage(**usage), model, provider_id=provider).total_price)
+
+
+# (model, provider or None): several providers, plain and tiered prices.
+PRICED = [
+    ("gpt-4o-mini", "openai"),
+    ("gpt-4o-2024-08-06", None),
+    ("o3", "openai"),
+    ("claude-sonnet-4-5", "anthropic"),
+    ("claude-3-5-haiku-20241022", None),
+    ("gemini-2.5-pro", "google"),
+    ("mistral-large-latest", "mistral"),
+    ("deepseek-chat", "deepseek"),
+    ("grok-3", "x-ai"),
+]
+
+
+@pytest.mark.parametrize(("model", "provider"), PRICED)
+@pytest.mark.parametrize(
+    ("prompt", "completion", "read", "write"),
+    [(1_000, 100, 0, 0), (1_000, 100, 200, 100), (300_000, 5_000, 250_000, 10_000)],
+)
+def test_prices_equal_genai_prices(
+    model: str, provider: str | None, prompt: int, completion: int, read: int, write: int
+) -> None:
+    ours = estimate_cost(
+        model,
+        input_tokens=prompt,
+        output_tokens=completion,
+        cached_input_tokens=read,
+        cache_write_input_tokens=write,
+        provider=provider,
+    )
+    theirs = _theirs(
+        model,
+        provider,
+        input_tokens=prompt,
+        output_tokens=completion,
+        cache_read_tokens=read,
+        cache_write_tokens=write,
+    )
+    assert ours == pytest.approx(theirs, rel=1e-12) and theirs > 0
+
+
+def test_conventions_provider_names_pick_the_provider() -> None:
+    # gen_ai.provider.name values, not genai-prices' ids
+    theirs = _theirs("mistral-large-latest", "mistral", input_tokens=10, output_tokens=10)
+    assert estimate_cost(
+        "mistral-large-latest", input_tokens=10, output_tokens=10, provider="mistral_ai"
+    ) == pytest.approx(theirs)
+    # a provider genai-prices does not know falls back to the model alone
+    assert estimate_cost("gpt-4o-mini", input_tokens=10, output_tokens=0, provider="acme") == (
+        pytest.approx(10 * 0.15 / 1_000_000)
+    )
 
 
 def test_known_model_is_priced() -> None:
@@ -308,7 +365,7 @@ def test_known_model_is_priced() -> None:
     assert estimate_cost("gpt-4o-mini", input_tokens=1_000_000, output_tokens=1_000_000) == (
         pytest.approx(0.75)
     )
-    assert "gpt-4o" in known_models() and PRICES_AS_OF
+    assert "gpt-4o" in known_models() and PRICES_AS_OF.startswith("genai-prices ")
 
 
 def test_dated_snapshots_and_routed_names_map_to_their_base() -> None:
@@ -316,6 +373,30 @@ def test_dated_snapshots_and_routed_names_map_to_their_base() -> None:
     assert price_for_model("gpt-4o-2024-08-06") == price_for_model("gpt-4o")
     assert price_for_model("openai/gpt-4o-mini") == price_for_model("gpt-4o-mini")
     assert price_for_model("gpt-4o-mini") != price_for_model("gpt-4o")
+
+
+def test_prices_are_dated_by_the_call() -> None:
+    from datetime import UTC, date, datetime
+
+    # genai-prices keeps price changes with their start dates: a call is priced
+    # as of when it was made. Which models changed price is genai-prices' data;
+    # look one up rather than hard-code it.
+    from genai_prices import data_snapshot
+
+    for provider in data_snapshot.get_snapshot().providers:
+        for model in provider.models:
+            if isinstance(model.prices, list) and len(model.prices) > 1:
+                dated = [c for c in model.prices if c.constraint is not None]
+                start = getattr(dated[-1].constraint, "start_date", None) if dated else None
+                if isinstance(start, date):
+                    before = datetime(start.year - 1, 1, 1, tzinfo=UTC)
+                    after = datetime(start.year + 1, 1, 1, tzinfo=UTC)
+                    args = {"input_tokens": 1_000_000, "output_tokens": 1_000_000}
+                    then = estimate_cost(model.id, provider=provider.id, at=before, **args)
+                    now = estimate_cost(model.id, provider=provider.id, at=after, **args)
+                    if then != now:
+                        return
+    pytest.fail("no dated price change found in genai-prices' data")
 
 
 def test_cached_input_tokens_are_priced_at_the_cached_rate() -> None:
@@ -329,6 +410,19 @@ def test_cached_input_tokens_are_priced_at_the_cached_rate() -> None:
     )
 
 
+def test_cache_writes_are_priced_at_the_cache_write_rate() -> None:
+    price = price_for_model("claude-3-5-haiku-20241022")
+    assert price is not None and price.cache_write is not None
+    assert price.cache_write > price.input
+    cost = estimate_cost(
+        "claude-3-5-haiku-20241022",
+        input_tokens=1_000_000,
+        output_tokens=0,
+        cache_write_input_tokens=400_000,
+    )
+    assert cost == pytest.approx((600_000 * price.input + 400_000 * price.cache_write) / 1e6)
+
+
 def test_unknown_model_has_no_cost_and_says_so_once(caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.INFO, logger="a2a_session_manager.tokens.pricing")
     model = "acme-unpriced-model-7"
@@ -339,6 +433,8 @@ def test_unknown_model_has_no_cost_and_says_so_once(caplog: pytest.LogCaptureFix
     assert len(lines) == 1 and "set_model_price" in lines[0].getMessage()
     usage = TokenUsage(prompt_tokens=100, completion_tokens=10, model=model)
     assert usage.estimated_cost_usd is None and usage.total_tokens == 110
+    # a name genai-prices only half matches is not priced either
+    assert estimate_cost("gpt-4o-mini-acme", input_tokens=1, output_tokens=1) is None
 
 
 @pytest.mark.usefixtures("price_table")
@@ -347,13 +443,16 @@ def test_set_model_price_adds_and_overrides() -> None:
     assert estimate_cost("acme-model", input_tokens=1_000_000, output_tokens=500_000) == 2.0
     assert price_for_model("acme-model-2025-01-01") == ModelPrice(1.0, 2.0)
     before = TokenUsage(prompt_tokens=1_000_000, model="gpt-4o-mini").estimated_cost_usd
-    set_model_price("gpt-4o-mini", input=10.0, output=20.0, cached_input=5.0)
+    set_model_price("gpt-4o-mini", input=10.0, output=20.0, cached_input=5.0, cache_write=12.0)
     after = TokenUsage(prompt_tokens=1_000_000, model="gpt-4o-mini").estimated_cost_usd
     assert (before, after) == (pytest.approx(0.15), pytest.approx(10.0))
-    assert price_for_model("gpt-4o-mini-2024-07-18") == ModelPrice(10.0, 20.0, 5.0)
+    assert price_for_model("gpt-4o-mini-2024-07-18") == ModelPrice(10.0, 20.0, 5.0, 12.0)
+    assert estimate_cost(
+        "gpt-4o-mini", input_tokens=100, output_tokens=0, cache_write_input_tokens=100
+    ) == pytest.approx(100 * 12.0 / 1e6)
 
 
 def test_price_table_restored_after_override() -> None:
-    # Runs after the override test in file order: the fixture put the table back.
+    # Runs after the override test in file order: the fixture dropped the overrides.
     assert price_for_model("gpt-4o-mini") == ModelPrice(0.15, 0.60, 0.075)
     assert price_for_model("acme-model") is None

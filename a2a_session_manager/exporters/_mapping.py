@@ -709,6 +709,9 @@ class SpanMapper:
             prompt_tokens=input_tokens or 0,
             completion_tokens=output_tokens or 0,
             cached_input_tokens=_int(attrs, semconv.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS) or 0,
+            cache_write_input_tokens=(
+                _int(attrs, semconv.GEN_AI_USAGE_CACHE_WRITE_INPUT_TOKENS) or 0
+            ),
             reasoning_tokens=_int(attrs, semconv.GEN_AI_USAGE_REASONING_OUTPUT_TOKENS) or 0,
             model=model,
             source="counted" if source == "counted" else "provider",

@@ -52,6 +52,7 @@ def trusted_usage(
     reasoning_tokens: int,
     model: str,
     source: str,
+    cache_write_input_tokens: int = 0,
 ) -> TokenUsage:
     """``TokenUsage(...)`` for counts the mapper made non-negative ints, with
     the total and the cost derived as its validator derives them."""
@@ -59,6 +60,7 @@ def trusted_usage(
         "prompt_tokens": prompt_tokens,
         "completion_tokens": completion_tokens,
         "cached_input_tokens": cached_input_tokens,
+        "cache_write_input_tokens": cache_write_input_tokens,
         "reasoning_tokens": reasoning_tokens,
         "total_tokens": prompt_tokens + completion_tokens,
         "model": model,

@@ -97,6 +97,18 @@ class Session(BaseModel):
                 out.setdefault(event.task_id, TokenSummary()).add_usage(event.token_usage)
         return out
 
+    def tree_usage(self, store: HierarchyReader | None = None) -> TokenSummary:
+        """Usage of this session and all its descendants (read through the
+        store): a parent's total including what its child sessions spent."""
+        usages = [e.token_usage for e in self.events]
+        for descendant in self.descendants(store):
+            usages.extend(e.token_usage for e in descendant.events)
+        return TokenSummary.from_usages(usages)
+
+    def tree_cost(self, store: HierarchyReader | None = None) -> float:
+        """``total_cost`` of this session plus that of all its descendants."""
+        return self.tree_usage(store).total_estimated_cost_usd
+
     def count_message_tokens(
         self, messages: list[dict[str, Any]] | str, model: str = "gpt-4o-mini"
     ) -> int:

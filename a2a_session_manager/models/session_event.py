@@ -58,6 +58,7 @@ class SessionEvent(BaseModel):
         model: str | None = None,
         cached_input_tokens: int | None = None,
         reasoning_tokens: int | None = None,
+        cache_write_input_tokens: int | None = None,
     ) -> None:
         """Set (not add) the given counts; unspecified ones keep their value."""
         old = self.token_usage or TokenUsage(model=model or "")
@@ -71,6 +72,11 @@ class SessionEvent(BaseModel):
             ),
             reasoning_tokens=(
                 old.reasoning_tokens if reasoning_tokens is None else reasoning_tokens
+            ),
+            cache_write_input_tokens=(
+                old.cache_write_input_tokens
+                if cache_write_input_tokens is None
+                else cache_write_input_tokens
             ),
             model=model or old.model,
             source=old.source if self.token_usage else "counted",

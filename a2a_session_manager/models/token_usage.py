@@ -18,13 +18,16 @@ class TokenUsage(BaseModel):
 
     ``source`` says whether the numbers come from the provider's response
     (exact, including cached and reasoning tokens) or were counted locally
-    with tiktoken. ``estimated_cost_usd`` is ``None`` when the model has no
-    known price: we never invent one.
+    with tiktoken. As in the GenAI conventions, ``prompt_tokens`` includes the
+    cache-read (``cached_input_tokens``) and cache-write
+    (``cache_write_input_tokens``) tokens. ``estimated_cost_usd`` is ``None``
+    when the model has no known price: we never invent one.
     """
 
     prompt_tokens: int = Field(default=0, ge=0)
     completion_tokens: int = Field(default=0, ge=0)
     cached_input_tokens: int = Field(default=0, ge=0)
+    cache_write_input_tokens: int = Field(default=0, ge=0)
     reasoning_tokens: int = Field(default=0, ge=0)
     total_tokens: int = Field(default=0, ge=0)
     model: str = ""
@@ -47,6 +50,7 @@ class TokenUsage(BaseModel):
             input_tokens=self.prompt_tokens,
             output_tokens=self.completion_tokens,
             cached_input_tokens=self.cached_input_tokens,
+            cache_write_input_tokens=self.cache_write_input_tokens,
         )
 
     def update(
@@ -55,12 +59,14 @@ class TokenUsage(BaseModel):
         completion_tokens: int = 0,
         cached_input_tokens: int = 0,
         reasoning_tokens: int = 0,
+        cache_write_input_tokens: int = 0,
     ) -> None:
         """Add tokens to this usage and re-price it."""
         self.prompt_tokens += prompt_tokens
         self.completion_tokens += completion_tokens
         self.cached_input_tokens += cached_input_tokens
         self.reasoning_tokens += reasoning_tokens
+        self.cache_write_input_tokens += cache_write_input_tokens
         self.total_tokens = self.prompt_tokens + self.completion_tokens
         self.estimated_cost_usd = self.calculate_cost() if self.model else None
 
@@ -104,6 +110,7 @@ class TokenSummary(BaseModel):
         acc.prompt_tokens += usage.prompt_tokens
         acc.completion_tokens += usage.completion_tokens
         acc.cached_input_tokens += usage.cached_input_tokens
+        acc.cache_write_input_tokens += usage.cache_write_input_tokens
         acc.reasoning_tokens += usage.reasoning_tokens
         acc.total_tokens += usage.total_tokens
         if usage.estimated_cost_usd is not None:
@@ -136,6 +143,7 @@ class TokenSummary(BaseModel):
                     usage.reasoning_tokens,
                     usage.total_tokens,
                     usage.estimated_cost_usd,
+                    usage.cache_write_input_tokens,
                 ]
                 continue
             acc[1] += usage.prompt_tokens
@@ -145,6 +153,7 @@ class TokenSummary(BaseModel):
             acc[5] += usage.total_tokens
             if usage.estimated_cost_usd is not None:
                 acc[6] = (acc[6] or 0.0) + usage.estimated_cost_usd
+            acc[7] += usage.cache_write_input_tokens
         return cls.model_construct(
             total_prompt_tokens=prompt,
             total_completion_tokens=completion,
@@ -159,8 +168,9 @@ class TokenSummary(BaseModel):
                         "reasoning_tokens": reasoning,
                         "total_tokens": t,
                         "estimated_cost_usd": usd,
+                        "cache_write_input_tokens": written,
                     }
                 )
-                for key, (first, p, c, cached, reasoning, t, usd) in by_model.items()
+                for key, (first, p, c, cached, reasoning, t, usd, written) in by_model.items()
             },
         )

@@ -263,6 +263,10 @@ def _cards(session: Session, usage: UsageReport, data: dict[str, Any]) -> str:
         cost_note = (
             f"+ {total.unpriced_calls} call(s) at unknown price" if total.unpriced_calls else ""
         )
+    if usage.tree is not None and usage.descendants:
+        tree = usage.tree
+        rolled = f"with descendants {format_cost(tree.cost_usd, tree.unpriced_calls)}"
+        cost_note = f"{cost_note} · {rolled}" if cost_note else rolled
     return "".join(
         [
             _card(
@@ -369,7 +373,7 @@ def render_report(session: Session, store: HierarchyReader) -> str:
     """The report of ``session`` as one HTML document (``store`` is read for
     the parent and children it links to)."""
     data = report_data(session)
-    usage = usage_report(session)
+    usage = usage_report(session, store)
     parent, children = _related(session, store)
     trap, script, css = _asset("trap.js"), _asset("report.js"), _asset("report.css")
     csp = (

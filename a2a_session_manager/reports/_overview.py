@@ -9,7 +9,7 @@ from typing import Any
 from a2a_session_manager.models.hierarchy import HierarchyReader
 from a2a_session_manager.models.session import Session
 from a2a_session_manager.reports._content import aware
-from a2a_session_manager.reports._usage import usage_report
+from a2a_session_manager.reports._usage import UsageRow, usage_report
 
 
 @dataclass(frozen=True)
@@ -65,9 +65,17 @@ def newest_first(overviews: list[SessionOverview]) -> list[SessionOverview]:
 class TreeNode:
     overview: SessionOverview
     children: list[TreeNode] = field(default_factory=list)
+    # This session and everything under it (filled by ``session_tree``).
+    tree: UsageRow = field(default_factory=lambda: UsageRow("tree", "tree"))
 
     def as_dict(self) -> dict[str, Any]:
-        return {**self.overview.as_dict(), "children": [c.as_dict() for c in self.children]}
+        return {
+            **self.overview.as_dict(),
+            "tree_total_tokens": self.tree.total_tokens,
+            "tree_cost_usd": self.tree.cost_usd,
+            "tree_unpriced_calls": self.tree.unpriced_calls,
+            "children": [c.as_dict() for c in self.children],
+        }
 
 
 @dataclass(frozen=True)
@@ -114,6 +122,12 @@ def session_tree(session: Session, store: HierarchyReader) -> SessionTree:
     }
     for sid, kids in kids_of.items():
         nodes[sid].children = [nodes[k] for k in kids]
+    # Roll usage up, children before parents (the reverse of breadth first).
+    for sid in reversed(list(kids_of)):
+        node = nodes[sid]
+        node.tree.merge(usage_report(members[sid]).total)
+        for child in node.children:
+            node.tree.merge(child.tree)
     return SessionTree(
         focus_id=session.id,
         ancestors=[a.id for a in ancestors],

@@ -142,9 +142,16 @@ def render_tree(tree: SessionTree) -> str:
     def describe(node: TreeNode) -> str:
         o = node.overview
         mark = "  ◀" if o.id == tree.focus_id else ""
+        rolled = ""
+        if node.children:
+            t = node.tree
+            rolled = (
+                f"; with descendants {t.total_tokens:,} tokens, "
+                f"{format_cost(t.cost_usd, t.unpriced_calls)}"
+            )
         return (
             f"{o.id}  ({o.runs} runs, {o.events} events, {o.total_tokens:,} tokens, "
-            f"{format_cost(o.cost_usd, o.unpriced_calls)}){mark}"
+            f"{format_cost(o.cost_usd, o.unpriced_calls)}{rolled}){mark}"
         )
 
     lines.append(describe(tree.root))
@@ -183,6 +190,13 @@ def render_usage(report: UsageReport) -> str:
         f"  {total.total_tokens:,} tokens in {total.calls} calls, "
         f"{format_cost(total.cost_usd, total.unpriced_calls)}",
     ]
+    if report.tree is not None and report.descendants:
+        tree = report.tree
+        parts.append(
+            f"  with its {report.descendants} descendant session(s): "
+            f"{tree.total_tokens:,} tokens in {tree.calls} calls, "
+            f"{format_cost(tree.cost_usd, tree.unpriced_calls)}"
+        )
     if total.calls == 0:
         parts.append("  (no event carries token usage)")
         return "\n".join(parts)

@@ -1,4 +1,6 @@
-"""Tokens and cost of a session, by model, by source and by run.
+"""Tokens and cost of a session, by model, by source and by run, and of the
+session's tree (the session with all its descendants: a parent's total
+includes what its child sessions spent).
 
 Cost is never invented: a call whose model has no known price adds no cost
 and is counted in ``unpriced_calls``; a group where no call was priced has
@@ -10,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from a2a_session_manager.models.hierarchy import HierarchyReader
 from a2a_session_manager.models.session import Session
 from a2a_session_manager.models.token_usage import TokenUsage
 from a2a_session_manager.reports._content import source_name
@@ -42,6 +45,19 @@ class UsageRow:
         else:
             self.cost_usd = (self.cost_usd or 0.0) + usage.estimated_cost_usd
 
+    def merge(self, other: UsageRow) -> None:
+        """Add ``other``'s numbers to this row."""
+        self.calls += other.calls
+        self.prompt_tokens += other.prompt_tokens
+        self.completion_tokens += other.completion_tokens
+        self.cached_input_tokens += other.cached_input_tokens
+        self.reasoning_tokens += other.reasoning_tokens
+        self.total_tokens += other.total_tokens
+        self.usage_sources |= other.usage_sources
+        self.unpriced_calls += other.unpriced_calls
+        if other.cost_usd is not None:
+            self.cost_usd = (self.cost_usd or 0.0) + other.cost_usd
+
     def as_dict(self) -> dict[str, Any]:
         return {
             "key": self.key,
@@ -65,11 +81,18 @@ class UsageReport:
     by_model: list[UsageRow]
     by_source: list[UsageRow]
     by_run: list[UsageRow]
+    # The session with all its descendants (None: not asked for).
+    tree: UsageRow | None = None
+    descendants: int = 0
 
     def as_dict(self) -> dict[str, Any]:
+        tree = None
+        if self.tree is not None:
+            tree = {**self.tree.as_dict(), "descendants": self.descendants}
         return {
             "session_id": self.session_id,
             "total": self.total.as_dict(),
+            "tree_total": tree,
             "by_model": [row.as_dict() for row in self.by_model],
             "by_source": [row.as_dict() for row in self.by_source],
             "by_run": [row.as_dict() for row in self.by_run],
@@ -79,8 +102,29 @@ class UsageReport:
 NO_RUN = "(no run)"
 
 
-def usage_report(session: Session) -> UsageReport:
-    """Add up every event's token usage; rows keep first-seen order."""
+def session_total(session: Session) -> UsageRow:
+    """Every event's token usage of ``session`` added up."""
+    total = UsageRow("total", "total")
+    for event in session.events:
+        if event.token_usage is not None:
+            total.add(event.token_usage)
+    return total
+
+
+def tree_total(session: Session, store: HierarchyReader) -> tuple[UsageRow, int]:
+    """The usage of ``session`` and all its descendants (read through
+    ``store``), and how many descendants there are."""
+    total = session_total(session)
+    total.key = total.label = "tree"
+    descendants = session.descendants(store)
+    for descendant in descendants:
+        total.merge(session_total(descendant))
+    return total, len(descendants)
+
+
+def usage_report(session: Session, store: HierarchyReader | None = None) -> UsageReport:
+    """Add up every event's token usage; rows keep first-seen order. With
+    ``store``, also the total over the session's tree (``tree``)."""
     total = UsageRow("total", "total")
     by_model: dict[str, UsageRow] = {}
     by_source: dict[str, UsageRow] = {}
@@ -98,13 +142,16 @@ def usage_report(session: Session) -> UsageReport:
         by_source.setdefault(source, UsageRow(source, source)).add(usage)
         label = run_names.get(run_id, run_id)
         by_run.setdefault(run_id, UsageRow(run_id, label)).add(usage)
-    return UsageReport(
+    report = UsageReport(
         session_id=session.id,
         total=total,
         by_model=list(by_model.values()),
         by_source=list(by_source.values()),
         by_run=list(by_run.values()),
     )
+    if store is not None:
+        report.tree, report.descendants = tree_total(session, store)
+    return report
 
 
 def format_cost(cost_usd: float | None, unpriced_calls: int = 0) -> str:

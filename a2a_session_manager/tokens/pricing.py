@@ -1,7 +1,20 @@
-"""Prices per million tokens, by model: dated, overridable, never invented.
+"""Prices of LLM calls: from genai-prices, dated, overridable, never invented.
 
-A model with no entry gets no cost (``None``) and one log line saying so;
-``set_model_price`` adds or overrides an entry at run time.
+Prices come from `genai-prices <https://github.com/pydantic/genai-prices>`_
+(MIT, the price source Logfire uses): its data ships inside the package, so
+pricing works offline and never fetches anything (we never start its
+updater). A call is priced as of when it was made (``at``), since providers
+change prices over time; dated model names ("gpt-4o-2024-08-06") resolve to
+their model as genai-prices matches them.
+
+``set_model_price`` adds or overrides a price at run time; an override also
+covers the model's dated snapshots ("acme-model-2025-01-01"). A model neither
+genai-prices nor an override knows gets no cost (``None``) and one log line
+saying so.
+
+Token counts follow the GenAI conventions: ``input_tokens`` includes the
+cache-read and cache-write tokens, which are billed at their own rates when
+the model has them and at the input rate otherwise.
 """
 
 from __future__ import annotations
@@ -9,11 +22,46 @@ from __future__ import annotations
 import logging
 import threading
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal
 from functools import lru_cache
+from importlib.metadata import PackageNotFoundError, version
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from genai_prices.types import ModelInfo, Provider
 
 logger = logging.getLogger(__name__)
 
-PRICES_AS_OF = "2025-11-01"
+
+def _source_version() -> str:
+    try:
+        return version("genai-prices")
+    except PackageNotFoundError:  # pragma: no cover - a core dependency
+        return "missing"
+
+
+# What the prices are as of: the genai-prices release whose data we read.
+PRICES_AS_OF = f"genai-prices {_source_version()}"
+
+# GenAI conventions' provider names (gen_ai.provider.name) genai-prices names otherwise.
+_PROVIDER_IDS = {
+    "azure.ai.openai": "azure",
+    "azure.ai.inference": "azure",
+    "aws.bedrock": "aws",
+    "gcp.gemini": "google",
+    "gcp.vertex_ai": "google",
+    "gcp.gen_ai": "google",
+    "mistral_ai": "mistral",
+    "x_ai": "x-ai",
+    "moonshot_ai": "moonshotai",
+}
+
+# Price keys the fast path understands; any other (per-modality, per-request
+# prices) goes through genai-prices' own calculation.
+_TOKEN_KEYS = frozenset({"input_mtok", "output_mtok", "cache_read_mtok", "cache_write_mtok"})
+# Billed for tool use or 1-hour cache writes, which a recorded call never reports.
+_NOT_BILLED = frozenset({"web_searches_kcount", "storage_searches_kcount", "cache_write_1h_mtok"})
 
 
 @dataclass(frozen=True)
@@ -22,82 +70,209 @@ class ModelPrice:
 
     input: float
     output: float
-    cached_input: float | None = None  # None: cached tokens cost the same as input
+    cached_input: float | None = None  # cache read; None: billed as input
+    cache_write: float | None = None  # None: billed as input
 
 
-_PRICES: dict[str, ModelPrice] = {
-    # OpenAI (platform.openai.com/pricing, standard tier)
-    "gpt-5": ModelPrice(1.25, 10.00, 0.125),
-    "gpt-5-mini": ModelPrice(0.25, 2.00, 0.025),
-    "gpt-5-nano": ModelPrice(0.05, 0.40, 0.005),
-    "gpt-4.1": ModelPrice(2.00, 8.00, 0.50),
-    "gpt-4.1-mini": ModelPrice(0.40, 1.60, 0.10),
-    "gpt-4.1-nano": ModelPrice(0.10, 0.40, 0.025),
-    "gpt-4o": ModelPrice(2.50, 10.00, 1.25),
-    "gpt-4o-mini": ModelPrice(0.15, 0.60, 0.075),
-    "o1": ModelPrice(15.00, 60.00, 7.50),
-    "o1-mini": ModelPrice(1.10, 4.40, 0.55),
-    "o3": ModelPrice(2.00, 8.00, 0.50),
-    "o3-mini": ModelPrice(1.10, 4.40, 0.55),
-    "o4-mini": ModelPrice(1.10, 4.40, 0.275),
-    "gpt-4-turbo": ModelPrice(10.00, 30.00),
-    "gpt-4": ModelPrice(30.00, 60.00),
-    "gpt-3.5-turbo": ModelPrice(0.50, 1.50),
-    # Anthropic (anthropic.com/pricing; cached = cache read)
-    "claude-opus-4-5": ModelPrice(5.00, 25.00, 0.50),
-    "claude-opus-4-1": ModelPrice(15.00, 75.00, 1.50),
-    "claude-opus-4": ModelPrice(15.00, 75.00, 1.50),
-    "claude-sonnet-4-5": ModelPrice(3.00, 15.00, 0.30),
-    "claude-sonnet-4": ModelPrice(3.00, 15.00, 0.30),
-    "claude-haiku-4-5": ModelPrice(1.00, 5.00, 0.10),
-    "claude-3-7-sonnet": ModelPrice(3.00, 15.00, 0.30),
-    "claude-3-5-haiku": ModelPrice(0.80, 4.00, 0.08),
-}
+_overrides: dict[str, ModelPrice] = {}
 _lock = threading.Lock()
 _warned: set[str] = set()
 
 
 def set_model_price(
-    model: str, *, input: float, output: float, cached_input: float | None = None
+    model: str,
+    *,
+    input: float,
+    output: float,
+    cached_input: float | None = None,
+    cache_write: float | None = None,
 ) -> None:
     """Add or override the price of ``model`` (and of its dated snapshots)."""
     with _lock:
-        _PRICES[model] = ModelPrice(input, output, cached_input)
-        price_for_model.cache_clear()
+        _overrides[model] = ModelPrice(input, output, cached_input, cache_write)
+        _override_for.cache_clear()
+
+
+def clear_model_prices() -> None:
+    """Drop every ``set_model_price`` override."""
+    with _lock:
+        _overrides.clear()
+        _override_for.cache_clear()
 
 
 def known_models() -> dict[str, ModelPrice]:
-    return dict(_PRICES)
+    """Every model genai-prices prices today (by its id), then the overrides."""
+    found: dict[str, ModelPrice] = {}
+    now = datetime.now(tz=UTC)
+    for provider in _snapshot().providers:
+        for model in provider.models:
+            if model.id not in found:
+                price = _simple_price(model.get_prices(now))
+                if price is not None:
+                    found[model.id] = price
+    found.update(_overrides)
+    return found
 
 
 @lru_cache(maxsize=1024)
-def price_for_model(model: str) -> ModelPrice | None:
-    """Exact entry, else the longest entry that prefixes the model name
-    ("gpt-4o-2024-08-06" → "gpt-4o", "gpt-4o-mini-2024-07-18" → "gpt-4o-mini")."""
-    name = model.split("/")[-1]
-    if name in _PRICES:
-        return _PRICES[name]
-    best = max((key for key in _PRICES if name.startswith(key + "-")), key=len, default=None)
-    return _PRICES[best] if best else None
+def _override_for(name: str) -> ModelPrice | None:
+    """Exact entry, else the longest entry that prefixes the name followed by
+    "-" ("acme-model-2025-01-01" → "acme-model")."""
+    if name in _overrides:
+        return _overrides[name]
+    best = max((key for key in _overrides if name.startswith(key + "-")), key=len, default=None)
+    return _overrides[best] if best else None
+
+
+def _snapshot() -> Any:
+    # Imported on first use (about a second): ``configure`` warms it in the background.
+    from genai_prices import data_snapshot
+
+    return data_snapshot.get_snapshot()
+
+
+def warm_up() -> None:
+    """Load the price data now (``configure`` calls it off the caller's thread)."""
+    _lookup("gpt-4o-mini", "openai")
+
+
+@lru_cache(maxsize=2048)
+def _lookup(model: str, provider: str | None) -> tuple[Provider, ModelInfo] | None:
+    """genai-prices' provider and model for ``model``; routed names
+    ("openai/gpt-4o") are tried bare, and an unknown provider by model alone."""
+    snapshot = _snapshot()
+    provider_id = _PROVIDER_IDS.get(provider, provider) if provider else None
+    candidates = [(model, provider_id)]
+    if "/" in model:
+        prefix, bare = model.split("/", 1)
+        candidates += [(bare, provider_id), (bare, _PROVIDER_IDS.get(prefix, prefix))]
+    if provider_id is not None:
+        candidates += [(name, None) for name, _ in candidates]
+    for name, pid in candidates:
+        try:
+            found: tuple[Provider, ModelInfo] = snapshot.find_provider_model(name, None, pid, None)
+        except LookupError:
+            continue
+        return found
+    return None
+
+
+def _rate(value: Any, input_tokens: int) -> float | None:
+    """A rate in USD per million tokens; a tiered rate applies to all tokens once
+    the call's input tokens pass the tier's start (genai-prices' rule)."""
+    if isinstance(value, Decimal):
+        return float(value)
+    tiers = getattr(value, "tiers", None)
+    if tiers is None:
+        return None
+    rate = value.base
+    for tier in reversed(tiers):
+        if input_tokens > tier.start:
+            rate = tier.price
+            break
+    return float(rate)
+
+
+def _simple_price(prices: Any, input_tokens: int = 0) -> ModelPrice | None:
+    """Our ``ModelPrice`` for a call with ``input_tokens`` when genai-prices'
+    price is per-token rates (tiered or not) and nothing else a call is billed
+    for, else ``None``."""
+    rates = {k: v for k, v in vars(prices).items() if v is not None and not k.startswith("_")}
+    if not rates.keys() <= _TOKEN_KEYS | _NOT_BILLED or "output_mtok" not in rates:
+        return None
+    input_rate = _rate(rates.get("input_mtok", Decimal(0)), input_tokens)
+    output_rate = _rate(rates["output_mtok"], input_tokens)
+    if input_rate is None or output_rate is None:
+        return None
+    read, write = rates.get("cache_read_mtok"), rates.get("cache_write_mtok")
+    return ModelPrice(
+        input=input_rate,
+        output=output_rate,
+        cached_input=None if read is None else _rate(read, input_tokens),
+        cache_write=None if write is None else _rate(write, input_tokens),
+    )
+
+
+def price_for_model(
+    model: str, *, provider: str | None = None, at: datetime | None = None
+) -> ModelPrice | None:
+    """The price of ``model`` (as of ``at``, default now): an override, else
+    genai-prices' per-token rates (below any tier); ``None`` when unknown or
+    priced by more than tokens."""
+    override = _override_for(model.split("/")[-1])
+    if override is not None:
+        return override
+    found = _lookup(model, provider)
+    if found is None:
+        return None
+    return _simple_price(found[1].get_prices(at or datetime.now(tz=UTC)))
+
+
+def _apply(
+    price: ModelPrice, input_tokens: int, output_tokens: int, cache_read: int, cache_write: int
+) -> float:
+    cache_read = min(cache_read, input_tokens)
+    cache_write = min(cache_write, input_tokens - cache_read)
+    read_rate = price.input if price.cached_input is None else price.cached_input
+    write_rate = price.input if price.cache_write is None else price.cache_write
+    return (
+        (input_tokens - cache_read - cache_write) * price.input
+        + cache_read * read_rate
+        + cache_write * write_rate
+        + output_tokens * price.output
+    ) / 1_000_000
+
+
+def _unknown(model: str) -> None:
+    if model not in _warned:
+        _warned.add(model)
+        logger.info(
+            "no price known for model %r (%s); cost left empty. "
+            "Use a2a_session_manager.tokens.set_model_price() to add one.",
+            model,
+            PRICES_AS_OF,
+        )
 
 
 def estimate_cost(
-    model: str, *, input_tokens: int, output_tokens: int, cached_input_tokens: int = 0
+    model: str,
+    *,
+    input_tokens: int,
+    output_tokens: int,
+    cached_input_tokens: int = 0,
+    cache_write_input_tokens: int = 0,
+    provider: str | None = None,
+    at: datetime | None = None,
 ) -> float | None:
-    """Cost in USD, or ``None`` when the model's price is unknown."""
-    price = price_for_model(model)
-    if price is None:
-        if model not in _warned:
-            _warned.add(model)
-            logger.info(
-                "no price known for model %r (table as of %s); cost left empty. "
-                "Use a2a_session_manager.tokens.set_model_price() to add one.",
-                model,
-                PRICES_AS_OF,
-            )
+    """Cost in USD of one call made ``at`` (default now), or ``None`` when the
+    model's price is unknown. ``input_tokens`` includes the cached ones."""
+    override = _override_for(model.split("/")[-1])
+    if override is not None:
+        return _apply(
+            override, input_tokens, output_tokens, cached_input_tokens, cache_write_input_tokens
+        )
+    found = _lookup(model, provider) if model else None
+    if found is None:
+        _unknown(model)
         return None
-    cached = min(cached_input_tokens, input_tokens)
-    cached_rate = price.input if price.cached_input is None else price.cached_input
-    return (
-        (input_tokens - cached) * price.input + cached * cached_rate + output_tokens * price.output
-    ) / 1_000_000
+    prices = found[1].get_prices(at or datetime.now(tz=UTC))
+    simple = _simple_price(prices, input_tokens)
+    if simple is not None:
+        # genai-prices' own calculation costs ~0.3 ms a call; per-token rates need none of it.
+        return _apply(
+            simple, input_tokens, output_tokens, cached_input_tokens, cache_write_input_tokens
+        )
+    from genai_prices import Usage
+
+    cache_read = min(cached_input_tokens, input_tokens)
+    usage = Usage(
+        input_tokens=input_tokens,
+        output_tokens=output_tokens,
+        cache_read_tokens=cache_read,
+        cache_write_tokens=min(cache_write_input_tokens, input_tokens - cache_read),
+    )
+    try:
+        return float(prices.calc_price(usage)["total_price"])
+    except (ValueError, LookupError, ArithmeticError):
+        logger.info("genai-prices could not price %r; cost left empty", model, exc_info=True)
+        return None
