@@ -2,7 +2,8 @@
 
     ConnectionError, TimeoutError, OSError (incl. LOADING),
     ReadOnlyError, ClusterDownError, TryAgainError      -> StoreUnavailableError
-    WRONGTYPE, or our script's CORRUPT reply            -> SessionCorruptedError
+    WRONGTYPE, or our script's CORRUPT reply,
+    a reply a decode_responses client cannot decode    -> SessionCorruptedError
     any other RedisError                                -> StoreError
 
 The original exception is always kept as ``__cause__``.
@@ -56,3 +57,5 @@ def translate_redis_errors(action: str) -> Iterator[None]:
                 f"stored session data is unusable ({action}): {message}"
             ) from exc
         raise StoreError(f"Redis error ({action}): {message}") from exc
+    except UnicodeDecodeError as exc:
+        raise SessionCorruptedError(f"stored data is not UTF-8 ({action}): {exc}") from exc

@@ -19,7 +19,7 @@ def create_store(url: str) -> SessionStore:
 
     - ``memory://`` — in this process
     - ``file://DIR`` or ``file:///abs/dir`` — one append-only log per session in DIR
-    - ``redis://[:password@]HOST[:PORT][/DB][?key_prefix=session:&ttl=86400]``
+    - ``redis://[[user]:password@]HOST[:PORT][/DB][?key_prefix=session:&ttl=86400]``
       (``rediss://`` for TLS)
     """
     parts = urlsplit(url)
@@ -44,6 +44,7 @@ def create_store(url: str) -> SessionStore:
             port=parts.port or 6379,
             db=int(db_text),
             password=unquote(parts.password) if parts.password else None,
+            username=unquote(parts.username) if parts.username else None,  # an ACL user
             key_prefix=query.get("key_prefix", ["session:"])[0],
             expiration_seconds=int(ttl) if ttl else None,
             ssl=scheme == "rediss",

@@ -93,6 +93,20 @@ def _text(value: bytes | str) -> str:
     return value.decode("utf-8") if isinstance(value, bytes) else value
 
 
+def _ids(members: Sequence[bytes | str], where: str) -> list[str]:
+    """Session ids from a sorted set; a member that is not UTF-8 (no id of
+    ours is) cannot name a session: it is skipped with a warning."""
+    out: list[str] = []
+    for member in members:
+        try:
+            out.append(_text(member))
+        except UnicodeDecodeError:
+            logger.warning(
+                "Redis store: skipping a member of %s that is not UTF-8: %r", where, member
+            )
+    return out
+
+
 class _Values(BaseModel):
     values: dict[str, Any]
 
@@ -309,12 +323,14 @@ class RedisSessionStore(BaseSessionStore):
             return
         keys = self._keys(session_id)
         with translate_redis_errors("delete session"):
-            parent_id, link = self._client.hmget(keys.meta, ["parent_id", "parent_link"])
+            raw_parent, link = self._client.hmget(keys.meta, ["parent_id", "parent_link"])
+            parent_ids = _ids([raw_parent or ""], keys.meta)
+            parent_id = parent_ids[0] if parent_ids else None
             pipe = self._client.pipeline(transaction=False)
             pipe.delete(*keys)
             pipe.zrem(self._index, session_id)
             if parent_id and ParentLink.parse(link and _text(link)) == ParentLink.LOCAL:
-                pipe.zrem(self._keys(_text(parent_id)).children, session_id)
+                pipe.zrem(self._keys(parent_id).children, session_id)
             pipe.execute()
 
     # -- reads -------------------------------------------------------------
@@ -370,7 +386,7 @@ class RedisSessionStore(BaseSessionStore):
             metadata=metadata,
             parent_id=fields.get("parent_id") or None,
             parent_link=ParentLink.parse(fields.get("parent_link")),
-            child_ids=[_text(c) for c in children],
+            child_ids=_ids(children, f"the children of {session_id[:200]!r}"),
             task_ids=[],
             runs=runs_from_json_lines(runs),
             events=loaded_events,
@@ -387,15 +403,16 @@ class RedisSessionStore(BaseSessionStore):
     def children(self, session_id: str) -> list[str]:
         if not _is_valid_id(session_id):
             return []
+        key = self._keys(session_id).children
         with translate_redis_errors("read children"):
-            members = self._client.zrange(self._keys(session_id).children, 0, -1)
-        return [_text(m) for m in members]
+            members = self._client.zrange(key, 0, -1)
+        return _ids(members, key)
 
     def list_sessions(self, prefix: str = "") -> list[str]:
         """Ids starting with ``prefix``, oldest first; drops expired ids from the index."""
         with translate_redis_errors("list sessions"):
             members = self._client.zrange(self._index, 0, -1)
-            candidates = [sid for sid in map(_text, members) if sid.startswith(prefix)]
+            candidates = [sid for sid in _ids(members, self._index) if sid.startswith(prefix)]
             if not candidates:
                 return []
             pipe = self._client.pipeline(transaction=False)

@@ -27,7 +27,7 @@ import socket
 import subprocess
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import pytest
@@ -50,9 +50,10 @@ class RedisServer:
 
     __test__ = False
 
-    def __init__(self, executable: str, directory: Path) -> None:
+    def __init__(self, executable: str, directory: Path, extra_args: Sequence[str] = ()) -> None:
         self.executable = executable
         self.directory = directory
+        self.extra_args = list(extra_args)  # e.g. a TLS port next to the plain one
         self.host = "127.0.0.1"
         self.port = free_port()
         self._process: subprocess.Popen[bytes] | None = None
@@ -85,6 +86,7 @@ class RedisServer:
                 "no",
                 "--dir",
                 str(self.directory),
+                *self.extra_args,
             ],
             cwd=self.directory,
             stdout=log,
@@ -125,7 +127,7 @@ class RedisServer:
             return reply
 
 
-def _redis_executable() -> str:
+def redis_executable() -> str:
     found = shutil.which("redis-server")
     if found:
         return found
@@ -136,7 +138,7 @@ def _redis_executable() -> str:
 
 @pytest.fixture(scope="session")
 def _redis_server_process() -> Iterator[RedisServer]:
-    executable = _redis_executable()
+    executable = redis_executable()
     with tempfile.TemporaryDirectory(prefix="a2a-redis-") as directory:
         server = RedisServer(executable, Path(directory))
         server.start()
