@@ -1,13 +1,16 @@
 """``a2a-sessions``: read recorded sessions from any store, in a terminal or a browser.
 
 This module parses arguments and dispatches; the work is in
-``a2a_session_manager.reports``.
+``a2a_session_manager.reports``. Everything it prints (reports, JSON, errors,
+warnings) shows control characters escaped: recorded text never drives the
+terminal.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import sys
 from collections.abc import Callable, Sequence
@@ -17,6 +20,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from a2a_session_manager.reports import (
     export_html,
+    json_safe,
     list_overviews,
     load_session,
     open_store,
@@ -26,6 +30,7 @@ from a2a_session_manager.reports import (
     render_usage,
     session_tree,
     show_document,
+    terminal_safe,
     usage_report,
 )
 from a2a_session_manager.storage.base import SessionStore
@@ -52,6 +57,7 @@ _EPILOG = f"""\
 store URL: --store, else ${STORE_ENV}, else {DEFAULT_STORE}
   file://DIR               a directory written by the file store
   redis://HOST:PORT/DB     a Redis server (needs a2a-session-manager[redis])
+  redis://USER:PASSWORD@HOST:PORT/DB, rediss://...   an ACL user; TLS
   memory:// is refused: it only exists inside the process that recorded it.
 
 --json output is one JSON object with "version": {JSON_VERSION}; fields are only ever added.
@@ -72,8 +78,26 @@ class _Fail(Exception):
 
 
 def _emit_json(document: dict[str, Any], out: TextIO) -> None:
-    json.dump({"version": JSON_VERSION, **document}, out, ensure_ascii=False, indent=2)
-    out.write("\n")
+    text = json.dumps({"version": JSON_VERSION, **document}, ensure_ascii=False, indent=2)
+    out.write(json_safe(text) + "\n")
+
+
+def _warn(err: TextIO, message: str) -> None:
+    err.write(f"a2a-sessions: {terminal_safe(message)}\n")
+
+
+class _EscapingFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        return terminal_safe(super().format(record), keep_lines=True)
+
+
+def _log_warnings_to(err: TextIO) -> logging.Handler:
+    """Stores' warnings (a log skipped while listing ...) on stderr, escaped."""
+    handler = logging.StreamHandler(err)
+    handler.setLevel(logging.WARNING)
+    handler.setFormatter(_EscapingFormatter("a2a-sessions: warning: %(message)s"))
+    logging.getLogger("a2a_session_manager").addHandler(handler)
+    return handler
 
 
 def _progress_printer(enabled: bool | None, err: TextIO) -> Callable[[int, int], None]:
@@ -98,7 +122,7 @@ def _cmd_list(store: SessionStore, args: argparse.Namespace, out: TextIO, err: T
     if args.limit is not None:
         overviews = overviews[: args.limit]
     for session_id, why in unreadable.items():
-        err.write(f"a2a-sessions: cannot read session {session_id!r}: {why}\n")
+        _warn(err, f"cannot read session {session_id!r}: {why}")
     if args.json:
         _emit_json(
             {
@@ -180,7 +204,7 @@ def _cmd_export(store: SessionStore, args: argparse.Namespace, out: TextIO, err:
     except OSError as exc:  # the output file, not the store
         raise _Fail(f"cannot write the report: {exc}", EXIT_NOT_FOUND) from exc
     for path in written:
-        err.write(f"wrote {path}\n")
+        err.write(f"wrote {terminal_safe(str(path))}\n")
     return EXIT_OK
 
 
@@ -277,6 +301,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     out, err = sys.stdout, sys.stderr
     url = getattr(args, "store", None) or os.environ.get(STORE_ENV) or DEFAULT_STORE
+    handler = _log_warnings_to(err)
     try:
         store = open_store(url)
         try:
@@ -289,20 +314,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return EXIT_OK
     except _Fail as exc:
-        err.write(f"a2a-sessions: {exc}\n")
+        _warn(err, str(exc))
         return exc.code
     except SessionNotFoundError as exc:
-        err.write(f"a2a-sessions: {exc}\n")
+        _warn(err, str(exc))
         return EXIT_NOT_FOUND
     except (UnknownStoreURLError, InvalidSessionIdError) as exc:
-        err.write(f"a2a-sessions: {exc}\n")
+        _warn(err, str(exc))
         return EXIT_NOT_FOUND
     except (StoreUnavailableError, OSError) as exc:
-        err.write(f"a2a-sessions: store unavailable ({url_for_humans(url)}): {exc}\n")
+        _warn(err, f"store unavailable ({url_for_humans(url)}): {exc}")
         return EXIT_STORE_UNAVAILABLE
     except SessionCorruptedError as exc:
-        err.write(f"a2a-sessions: stored data cannot be read: {exc}\n")
+        _warn(err, f"stored data cannot be read: {exc}")
         return EXIT_CORRUPTED
+    finally:
+        logging.getLogger("a2a_session_manager").removeHandler(handler)
     return code
 
 

@@ -131,3 +131,32 @@ def test_a_log_this_process_may_not_read_is_skipped_by_list(
     assert done.returncode == 4, done.stderr
     assert [line.split()[0] for line in done.stdout.splitlines()[2:]] == ["good"]
     assert "cannot read session 'locked'" in done.stderr
+
+
+def test_export_replaces_links_planted_at_report_names(tmp_path: Path) -> None:
+    from a2a_session_manager.reports import report_filename
+
+    store = FileSessionStore(tmp_path / "sessions")
+    parent = Session(id="parent")
+    parent.add_child("kid")
+    store.save(parent)
+    store.save(Session(id="kid", parent_id="parent"))
+    out = tmp_path / "html"
+    out.mkdir()
+    victim, other = tmp_path / "victim.txt", tmp_path / "other.txt"
+    victim.write_text("keep me")
+    other.write_text("me too")
+    (out / report_filename("kid")).symlink_to(victim)
+    os.link(other, out / report_filename("parent"))
+
+    done = run_cli(
+        "--store", f"file://{store.directory}", "export", "parent",
+        "--html", str(out / report_filename("parent")), "--with-children", cwd=tmp_path,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert victim.read_text() == "keep me" and other.read_text() == "me too"
+    for name in (report_filename("kid"), report_filename("parent")):
+        page = out / name
+        assert not page.is_symlink() and page.stat().st_nlink == 1
+        assert "<html" in page.read_text()
+    assert sorted(p.name for p in out.iterdir()) == ["kid.html", "parent.html"]

@@ -2,6 +2,7 @@
 self-contained HTML report. ``a2a_session_manager.cli`` is a thin shell over this."""
 
 from a2a_session_manager.reports._conversation import ConversationEntry, conversation
+from a2a_session_manager.reports._format import json_safe, terminal_safe
 from a2a_session_manager.reports._html import (
     export_html,
     render_report,
@@ -29,6 +30,7 @@ __all__ = [
     "conversation",
     "export_html",
     "format_cost",
+    "json_safe",
     "list_overviews",
     "load_session",
     "open_store",
@@ -41,6 +43,7 @@ __all__ = [
     "report_filename",
     "session_tree",
     "show_document",
+    "terminal_safe",
     "timeline",
     "usage_report",
 ]

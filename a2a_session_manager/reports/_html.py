@@ -35,6 +35,7 @@ from a2a_session_manager.reports._content import (
     type_name,
 )
 from a2a_session_manager.reports._conversation import ConversationEntry, ToolCallView, conversation
+from a2a_session_manager.reports._files import replace_file
 from a2a_session_manager.reports._format import format_clock, format_duration, format_time, one_line
 from a2a_session_manager.reports._overview import SessionOverview
 from a2a_session_manager.reports._timeline import TimelineItem, timeline, timeline_bounds
@@ -404,7 +405,7 @@ def render_report(session: Session, store: HierarchyReader) -> str:
 def write_report(session: Session, store: HierarchyReader, path: Path) -> Path:
     document = render_report(session, store)
     # Lone surrogates (recorded from bad input) become visible escapes, not a crash.
-    path.write_bytes(document.encode("utf-8", errors="backslashreplace"))
+    replace_file(path, document.encode("utf-8", errors="backslashreplace"))
     return path
 
 

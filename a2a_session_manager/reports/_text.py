@@ -1,4 +1,11 @@
-"""Terminal rendering of listings, sessions, trees and usage."""
+"""Terminal rendering of listings, sessions, trees and usage.
+
+Everything recorded (ids, names, keys, messages) is shown with control
+characters escaped (``terminal_safe``): ids and names on one line, messages
+one-lined or, with ``full``, keeping only their newlines and tabs. Each
+renderer's whole output is escaped once more, so nothing missed can reach
+the terminal raw.
+"""
 
 from __future__ import annotations
 
@@ -18,6 +25,7 @@ from a2a_session_manager.reports._format import (
     format_time,
     one_line,
     table,
+    terminal_safe,
 )
 from a2a_session_manager.reports._overview import SessionOverview, SessionTree, TreeNode
 from a2a_session_manager.reports._usage import UsageReport, UsageRow, format_cost
@@ -48,12 +56,16 @@ def _status_mark(status: str) -> str:
     return {"completed": "✓", "failed": "✗", "running": "…", "cancelled": "⊘"}.get(status, "·")
 
 
+def _name(text: str | None) -> str:
+    return terminal_safe(text or "")
+
+
 def _tool_line(view: ToolCallView, full: bool) -> str:
     record = view.record
     arguments = to_display(record.arguments)
     outcome = f"error: {record.error}" if record.error else to_display(record.result)
     duration = format_duration(event_timing(view.event).duration_ms)
-    call = f"{record.name}({arguments})"
+    call = f"{_name(record.name)}({arguments})"
     if not full:
         call = one_line(call, _SHORT)
         outcome = one_line(outcome, _SHORT)
@@ -65,16 +77,16 @@ def render_show(session: Session, full: bool = False) -> str:
     """Header, runs, then every event in order with its tool calls under it."""
     overview = SessionOverview.of(session)
     lines = [
-        f"Session {session.id}",
+        f"Session {_name(session.id)}",
         f"  created  {format_time(overview.created_at)} UTC",
         f"  updated  {format_time(overview.updated_at)} UTC",
     ]
     if session.parent_id:
-        lines.append(f"  parent   {session.parent_id}")
+        lines.append(f"  parent   {_name(session.parent_id)}")
     if session.child_ids:
-        lines.append(f"  children {', '.join(session.child_ids)}")
+        lines.append(f"  children {', '.join(map(_name, session.child_ids))}")
     for key, value in session.metadata.properties.items():
-        lines.append(f"  {key}: {one_line(to_display(value), _SHORT)}")
+        lines.append(f"  {_name(key)}: {one_line(to_display(value), _SHORT)}")
     lines.append(
         f"  {overview.runs} runs, {overview.events} events, {overview.total_tokens:,} tokens, "
         f"{format_cost(overview.cost_usd, overview.unpriced_calls)}"
@@ -108,17 +120,18 @@ def render_show(session: Session, full: bool = False) -> str:
         event = entry.event
         run_name = run_names.get(event.task_id or "", event.task_id or "")
         head = (
-            f"{format_clock(aware(event.timestamp))}  {source_name(event):<6} {type_name(event):<9}"
+            f"{format_clock(aware(event.timestamp))}  {_name(source_name(event)):<6} "
+            f"{_name(type_name(event)):<9}"
         )
         if run_name:
-            head += f" [{run_name}]"
-        text = entry.text if full else one_line(entry.text, _SHORT)
+            head += f" [{_name(run_name)}]"
+        text = terminal_safe(entry.text, keep_lines=True) if full else one_line(entry.text, _SHORT)
         if not text and entry.requested:
-            text = "asks " + ", ".join(call.name for call in entry.requested)
+            text = "asks " + ", ".join(_name(call.name) for call in entry.requested)
         usage = event.token_usage
         if usage is not None:
             text += (
-                f"  ({usage.model or 'unknown model'}: {usage.prompt_tokens}+"
+                f"  ({_name(usage.model) or 'unknown model'}: {usage.prompt_tokens}+"
                 f"{usage.completion_tokens} tokens, "
                 f"{format_cost(usage.estimated_cost_usd, int(usage.estimated_cost_usd is None))})"
             )
@@ -130,10 +143,11 @@ def render_show(session: Session, full: bool = False) -> str:
         for call in entry.requested:
             if call.call_id is None or call.call_id not in answered:
                 args = to_display(call.arguments)
-                lines.append(f"    asks {call.name}({args if full else one_line(args, _SHORT)})")
+                shown = args if full else one_line(args, _SHORT)
+                lines.append(f"    asks {_name(call.name)}({shown})")
         for view in entry.tool_calls:
             lines.append(f"    ↳ {_tool_line(view, full)}")
-    return "\n".join(lines)
+    return terminal_safe("\n".join(lines), keep_lines=True)
 
 
 def render_tree(tree: SessionTree) -> str:
@@ -150,7 +164,7 @@ def render_tree(tree: SessionTree) -> str:
                 f"{format_cost(t.cost_usd, t.unpriced_calls)}"
             )
         return (
-            f"{o.id}  ({o.runs} runs, {o.events} events, {o.total_tokens:,} tokens, "
+            f"{_name(o.id)}  ({o.runs} runs, {o.events} events, {o.total_tokens:,} tokens, "
             f"{format_cost(o.cost_usd, o.unpriced_calls)}{rolled}){mark}"
         )
 
@@ -162,7 +176,7 @@ def render_tree(tree: SessionTree) -> str:
         lines.append(f"{prefix}{'└── ' if last else '├── '}{describe(node)}")
         child_prefix = prefix + ("    " if last else "│   ")
         stack.extend((c, child_prefix, i == 0) for i, c in enumerate(reversed(node.children)))
-    return "\n".join(lines)
+    return terminal_safe("\n".join(lines), keep_lines=True)
 
 
 def _usage_rows(rows: list[UsageRow]) -> list[list[str]]:
@@ -186,7 +200,7 @@ def render_usage(report: UsageReport) -> str:
     numbers = {1, 2, 3, 4, 5, 6}
     total = report.total
     parts = [
-        f"Usage of session {report.session_id}",
+        f"Usage of session {_name(report.session_id)}",
         f"  {total.total_tokens:,} tokens in {total.calls} calls, "
         f"{format_cost(total.cost_usd, total.unpriced_calls)}",
     ]
@@ -199,11 +213,11 @@ def render_usage(report: UsageReport) -> str:
         )
     if total.calls == 0:
         parts.append("  (no event carries token usage)")
-        return "\n".join(parts)
+        return terminal_safe("\n".join(parts), keep_lines=True)
     for title, rows in (
         ("MODEL", report.by_model),
         ("SOURCE", report.by_source),
         ("RUN", report.by_run),
     ):
         parts += ["", table([title, *headers], _usage_rows(rows), right=numbers)]
-    return "\n".join(parts)
+    return terminal_safe("\n".join(parts), keep_lines=True)
