@@ -5,7 +5,9 @@ Environment variables honoured:
 ``OTEL_SDK_DISABLED``        ``true``: no spans, nothing stored; decorators still run
                              user code and keep the current session in context.
 ``OTEL_SERVICE_NAME``        the service name of a provider we create.
-``OTEL_EXPORTER_OTLP_*``     an endpoint turns on OTLP export (``[otlp]`` extra).
+``OTEL_EXPORTER_OTLP_*``     an endpoint turns on OTLP export (``[otlp]`` extra) from a
+                             provider ``configure`` created; an application's provider
+                             exports its own spans (``otlp_endpoint=`` adds one anyway).
 ``OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT``
                              ``SPAN_ONLY`` / ``SPAN_AND_EVENT``: OTLP export carries
                              message content (``NO_CONTENT`` by default; other values
@@ -22,8 +24,6 @@ import threading
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from opentelemetry import trace
-from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
 
 from a2a_session_manager.exporters._otlp import (
@@ -32,6 +32,13 @@ from a2a_session_manager.exporters._otlp import (
     otlp_processor,
 )
 from a2a_session_manager.exporters._processor import SessionSpanProcessor
+from a2a_session_manager.sdk._provider import (
+    OTLP_NOT_ADDED,
+    forget_for_tests,
+    owns,
+    provider_for,
+    say_once,
+)
 from a2a_session_manager.sdk._runtime import RUNTIME
 from a2a_session_manager.sdk._sampling import RecordEverySpan
 from a2a_session_manager.storage.base import SessionStore
@@ -101,22 +108,17 @@ _handle: Handle | None = None
 _atexit_registered = False
 
 
-def _provider_for(explicit: TracerProvider | None) -> TracerProvider:
-    if explicit is not None:
-        return explicit
-    current = trace.get_tracer_provider()
-    if isinstance(current, TracerProvider):
-        return current
-    provider = TracerProvider(resource=Resource.create())
-    if isinstance(current, trace.ProxyTracerProvider):
-        trace.set_tracer_provider(provider)
-    else:
-        logger.warning(
-            "the global tracer provider (%s) is not an OpenTelemetry SDK provider; "
-            "a2a-session-manager records through a provider of its own",
-            type(current).__name__,
-        )
-    return provider
+def _otlp_wanted(endpoint: str | None, provider: TracerProvider) -> bool:
+    """``otlp_endpoint=`` always; the environment's endpoint only on a provider
+    of ours (an application's provider exports its own spans)."""
+    if endpoint:
+        return True
+    if not otlp_configured(None):
+        return False
+    if owns(provider):
+        return True
+    say_once("otlp-not-added", logging.INFO, OTLP_NOT_ADDED)
+    return False
 
 
 def _instrument(names: Iterable[str], provider: TracerProvider) -> None:
@@ -183,7 +185,7 @@ def configure(
             if _handle is None or _handle.enabled:
                 _handle = Handle(None, None, None)
             return _handle
-        provider = _provider_for(tracer_provider)
+        provider = provider_for(tracer_provider)
         if _handle is not None and _handle.enabled and _handle.tracer_provider is provider:
             assert _handle.processor is not None
             _handle.processor.reconfigure(
@@ -207,7 +209,7 @@ def configure(
         if record_unsampled and not isinstance(provider.sampler, RecordEverySpan):
             provider.sampler = RecordEverySpan(provider.sampler)
         otlp = None
-        if otlp_configured(otlp_endpoint):
+        if _otlp_wanted(otlp_endpoint, provider):
             otlp = otlp_processor(otlp_endpoint, redact, capture_content=capture_content)
             if otlp is not None:
                 provider.add_span_processor(otlp)
@@ -232,7 +234,7 @@ def _reconfigure_otlp(
     """A later call may turn OTLP export on, and its ``redact`` applies to export too."""
     if isinstance(handle.otlp_processor, OtlpSpanProcessor):
         handle.otlp_processor.reconfigure(redact=redact, capture_content=capture_content)
-    elif handle.otlp_processor is None and otlp_configured(endpoint):
+    elif handle.otlp_processor is None and _otlp_wanted(endpoint, provider):
         handle.otlp_processor = otlp_processor(endpoint, redact, capture_content=capture_content)
         if handle.otlp_processor is not None:
             provider.add_span_processor(handle.otlp_processor)
@@ -260,3 +262,4 @@ def reset_for_tests() -> None:
         _handle = None
         RUNTIME.reset()
         set_remote_sessions("deny")
+        forget_for_tests()
