@@ -164,3 +164,34 @@ def test_events_dropped_from_the_object_stay_stored_and_appends_still_save(
     a.add_event(SessionEvent(id="e3", message="later"))
     first.save(a)
     assert [e.id for e in load(second).events] == ["e1", "e3"]
+
+
+def test_many_saves_of_one_object_write_each_change_once(writers: Writers) -> None:
+    first, second = writers
+    seeded(first)
+    a = load(first)
+    for i in range(5):
+        a.add_event(SessionEvent(id=f"n{i}"))
+        a.state["counter"] = i
+        first.save(a)
+        first.save(a)  # nothing new: writes nothing
+    b = load(second)
+    assert [e.id for e in b.events] == ["e1", "n0", "n1", "n2", "n3", "n4"]
+    assert b.state["counter"] == 4
+    b.events.insert(3, SessionEvent(id="late"))  # still seen after incremental bookkeeping
+    with pytest.raises(EventOrderError):
+        second.save(b)
+
+
+def test_memory_store_values_are_not_shared_with_loaded_objects() -> None:
+    import threading
+
+    store = InMemorySessionStore()
+    session = Session(id="m", state={"items": [1]})
+    session.metadata.properties["lock"] = threading.Lock()  # cannot be copied: shared as is
+    store.save(session)
+    session.state["items"].append("unsaved")
+    loaded = store.get("m")
+    assert loaded is not None and loaded.state["items"] == [1]
+    loaded.state["items"].append("unsaved either")
+    assert store.get("m").state["items"] == [1]  # type: ignore[union-attr]

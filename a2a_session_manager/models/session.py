@@ -31,6 +31,9 @@ class Session(BaseModel):
     # writes only what changed since (see storage.changes): event ids in
     # order, and fingerprints of runs, state values and property values.
     _persisted_event_ids: list[str] = PrivateAttr(default_factory=list)
+    _persisted_edges: tuple[SessionEvent | None, SessionEvent | None] = PrivateAttr(
+        default=(None, None)
+    )  # the first and last of those events, to tell an append in O(1)
     _persisted_runs: dict[str, str] = PrivateAttr(default_factory=dict)
     _persisted_state: dict[str, bytes | str] = PrivateAttr(default_factory=dict)
     _persisted_properties: dict[str, bytes | str] = PrivateAttr(default_factory=dict)

@@ -8,7 +8,7 @@ from a2a_session_manager.models.session import Session
 from a2a_session_manager.storage.changes import (
     SessionChanges,
     changes_since_persisted,
-    mark_persisted,
+    mark_saved,
 )
 
 
@@ -50,8 +50,9 @@ class BaseSessionStore:
         raise NotImplementedError
 
     def save(self, session: Session) -> None:
-        self.apply(changes_since_persisted(session))
-        mark_persisted(session)
+        changes = changes_since_persisted(session)
+        self.apply(changes)
+        mark_saved(session, changes)
 
     def close(self) -> None:
         """Release connections and files; the default holds none."""

@@ -100,11 +100,28 @@ def _run_signature(run: SessionRun) -> str:
     return run.model_dump_json()
 
 
+def _only_appended(session: Session) -> bool:
+    """Whether the stored events are still the list's first ones, in place.
+
+    O(1), so that appending to a long session costs the same as to a short
+    one: the first and last stored event objects are still where they were.
+    An insert or removal among them moves one of the two (an insert together
+    with a removal between them is the one edit this does not see)."""
+    events = session.events
+    count = len(session._persisted_event_ids)
+    if count == 0:
+        return True
+    first, last = session._persisted_edges
+    return len(events) >= count and events[0] is first and events[count - 1] is last
+
+
 def _new_events(session: Session) -> list[SessionEvent]:
     events = session.events
     saved = session._persisted_event_ids
     count = len(saved)
-    if len(events) >= count and [e.id for e in events[:count]] == saved:
+    if _only_appended(session) or (
+        len(events) >= count and [e.id for e in events[:count]] == saved
+    ):
         return events[count:]  # the usual case: appended at the end
     # Something other than an append: events removed (stores never delete
     # events, so the store keeps them) or inserted among the stored ones.
@@ -156,9 +173,40 @@ def changes_since_persisted(session: Session) -> SessionChanges:
     )
 
 
+def mark_saved(session: Session, changes: SessionChanges) -> None:
+    """Record that ``changes`` (from ``changes_since_persisted``) are stored:
+    in time proportional to the changes, not to the session."""
+    if not _only_appended(session):
+        mark_persisted(session)  # events were moved: take stock again
+        return
+    session._persisted_event_ids.extend(e.id for e in changes.events)
+    _remember_edges(session)
+    session._persisted_runs.update((r.id, _run_signature(r)) for r in changes.runs)
+    for values, persisted, removed in (
+        (changes.state, session._persisted_state, changes.removed_state),
+        (
+            changes.metadata.properties if changes.metadata else {},
+            session._persisted_properties,
+            changes.removed_properties,
+        ),
+    ):
+        persisted.update(_signatures(values))
+        for key in removed:
+            persisted.pop(key, None)
+    session._persisted_parent = session.parent_id
+    session._persisted_parent_link = session.parent_link
+    session._persisted_children.update(changes.child_ids)
+
+
+def _remember_edges(session: Session) -> None:
+    events, count = session.events, len(session._persisted_event_ids)
+    session._persisted_edges = (events[0], events[count - 1]) if count else (None, None)
+
+
 def mark_persisted(session: Session) -> None:
     """Record that everything ``session`` holds is now in a store."""
     session._persisted_event_ids = [e.id for e in session.events]
+    _remember_edges(session)
     session._persisted_runs = {r.id: _run_signature(r) for r in session.runs}
     session._persisted_state = _signatures(session.state)
     session._persisted_properties = _signatures(session.metadata.properties)
@@ -170,7 +218,7 @@ def mark_persisted(session: Session) -> None:
 def merge_metadata(stored: SessionMetadata | None, incoming: SessionMetadata) -> SessionMetadata:
     """Earliest creation, latest update, properties merged by key (incoming wins)."""
     if stored is None:
-        return incoming.model_copy(deep=True)
+        return incoming.model_copy(update={"properties": dict(incoming.properties)})
     return SessionMetadata(
         created_at=min(stored.created_at, incoming.created_at),
         updated_at=max(stored.updated_at, incoming.updated_at),

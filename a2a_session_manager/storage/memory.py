@@ -122,9 +122,12 @@ class InMemorySessionStore(BaseSessionStore):
             record = self._records.get(session_id)
             if record is None:
                 return None
+            stored_metadata = record.metadata or SessionMetadata()
             session = Session.model_construct(
                 id=session_id,
-                metadata=(record.metadata or SessionMetadata()).model_copy(deep=True),
+                metadata=stored_metadata.model_copy(
+                    update={"properties": _copied(stored_metadata.properties)}
+                ),
                 parent_id=record.parent_id,
                 parent_link=record.parent_link,
                 child_ids=list(record.children),
