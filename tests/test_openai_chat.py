@@ -197,7 +197,9 @@ def test_api_errors_end_the_span_and_reach_the_user_unchanged(
     assert caught.value.__traceback__ is not None
     span = only_span(openai_spans)
     assert span.status.status_code is StatusCode.ERROR
-    assert attrs(span)[semconv.ERROR_TYPE] == error_type.__qualname__
+    assert attrs(span)[semconv.ERROR_TYPE] == f"openai.{error_type.__qualname__}"
+    assert attrs(span)[semconv.HTTP_RESPONSE_STATUS_CODE] == status
+    assert attrs(span)[semconv.A2A_ERROR_MESSAGE] == str(caught.value)
     assert [e.name for e in span.events] == ["exception"]
 
 
@@ -233,7 +235,8 @@ def test_timeout_ends_span_with_error(
         )
     span = only_span(openai_spans)
     assert span.status.status_code is StatusCode.ERROR
-    assert attrs(span)[semconv.ERROR_TYPE] == "APITimeoutError"
+    assert attrs(span)[semconv.ERROR_TYPE] == "openai.APITimeoutError"
+    assert semconv.HTTP_RESPONSE_STATUS_CODE not in attrs(span)
 
 
 def test_server_down_is_a_connection_error(openai_spans: InMemorySpanExporter) -> None:
@@ -243,7 +246,7 @@ def test_server_down_is_a_connection_error(openai_spans: InMemorySpanExporter) -
     with pytest.raises(openai.APIConnectionError):
         client.chat.completions.create(model="gpt-4o-mini", messages=USER)
     client.close()
-    assert attrs(only_span(openai_spans))[semconv.ERROR_TYPE] == "APIConnectionError"
+    assert attrs(only_span(openai_spans))[semconv.ERROR_TYPE] == "openai.APIConnectionError"
 
 
 def test_invalid_request_400_is_recorded(
@@ -252,7 +255,7 @@ def test_invalid_request_400_is_recorded(
     orphan = [{"role": "tool", "tool_call_id": "x", "content": "no call"}]
     with pytest.raises(openai.BadRequestError):
         openai_client.chat.completions.create(model="gpt-4o-mini", messages=orphan)  # type: ignore[arg-type]
-    assert attrs(only_span(openai_spans))[semconv.ERROR_TYPE] == "BadRequestError"
+    assert attrs(only_span(openai_spans))[semconv.ERROR_TYPE] == "openai.BadRequestError"
 
 
 async def test_async_client_records_the_same(

@@ -141,8 +141,11 @@ def test_closed_early_keeps_what_arrived(
     stream.close()  # twice: still one span
     span = only_span(openai_spans)
     assert output(span)[0]["parts"] == [{"type": "text", "content": "one "}]
-    assert output(span)[0]["finish_reason"] is None
+    assert output(span)[0]["finish_reason"] == "error"
     assert attrs(span)[semconv.GEN_AI_USAGE_OUTPUT_TOKENS] == count_tokens("one ", "gpt-4o-mini")
+    assert attrs(span)[semconv.A2A_STREAM_INTERRUPTED] == "abandoned"
+    assert attrs(span)[semconv.GEN_AI_RESPONSE_FINISH_REASONS] == ("error",)
+    assert span.status.status_code is StatusCode.UNSET
 
 
 def test_abandoned_stream_ends_its_span_when_collected(
@@ -170,7 +173,7 @@ def test_stream_cut_by_the_server_ends_span_with_error(
     assert len(received) == 3
     span = only_span(openai_spans)
     assert span.status.status_code is StatusCode.ERROR
-    assert attrs(span)[semconv.ERROR_TYPE] == type(caught.value).__qualname__
+    assert attrs(span)[semconv.ERROR_TYPE] == f"openai.{type(caught.value).__qualname__}"
     assert output(span)[0]["parts"] == [{"type": "text", "content": "partial answer t"}]
 
 
@@ -305,7 +308,7 @@ async def test_async_stream_helper_is_one_span(
 
 
 @pytest.mark.parametrize("stream", [False, True])
-def test_with_streaming_response_records_the_request_and_leaves_the_body_alone(
+def test_with_streaming_response_body_read_as_bytes_is_recorded(
     openai_spans: InMemorySpanExporter, openai_client: openai.OpenAI, stream: bool
 ) -> None:
     with openai_client.chat.completions.with_streaming_response.create(
@@ -315,7 +318,13 @@ def test_with_streaming_response_records_the_request_and_leaves_the_body_alone(
     assert b"chatcmpl-" in body
     a = attrs(only_span(openai_spans))
     assert a[semconv.GEN_AI_REQUEST_MODEL] == "gpt-4o-mini"
-    assert semconv.GEN_AI_OUTPUT_MESSAGES not in a
+    assert a[semconv.GEN_AI_REQUEST_STREAM] is stream
+    assert a[semconv.GEN_AI_RESPONSE_FINISH_REASONS] == ("stop",)
+    assert semconv.A2A_STREAM_INTERRUPTED not in a
+    text_part = {"type": "text", "content": "This is a test."}
+    assert output(only_span(openai_spans)) == [
+        {"role": "assistant", "parts": [text_part], "finish_reason": "stop"}
+    ]
 
 
 async def test_async_with_raw_response_stream_is_recorded(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import sys
 import weakref
 from collections.abc import Mapping
 from typing import Any
@@ -91,6 +92,9 @@ def _common_request(attributes: Attributes, kwargs: Mapping[str, Any]) -> None:
     tier = kwargs.get("service_tier")
     if isinstance(tier, str):
         attributes[semconv.OPENAI_REQUEST_SERVICE_TIER] = tier
+    stream = kwargs.get("stream")
+    if isinstance(stream, bool):
+        attributes[semconv.GEN_AI_REQUEST_STREAM] = stream
 
 
 def chat_request_attributes(kwargs: Mapping[str, Any]) -> Attributes:
@@ -125,11 +129,15 @@ def chat_request_attributes(kwargs: Mapping[str, Any]) -> Attributes:
     return attributes
 
 
-def chat_request_content(messages: Any) -> Attributes:
-    """The request's messages (a snapshot of ``messages``) as content attributes."""
+def chat_request_content(messages: Any, tools: Any = None) -> Attributes:
+    """The request's messages (a snapshot of ``messages``; system and developer
+    messages stay among them, as sent) and tool definitions as content attributes."""
+    content: Attributes = {}
     if isinstance(messages, list | tuple):
-        return {semconv.GEN_AI_INPUT_MESSAGES: chat_input_messages(messages)}
-    return {}
+        content[semconv.GEN_AI_INPUT_MESSAGES] = chat_input_messages(messages)
+    if tools:
+        content[semconv.GEN_AI_TOOL_DEFINITIONS] = tool_definitions(tools)
+    return content
 
 
 def responses_request_attributes(kwargs: Mapping[str, Any]) -> Attributes:
@@ -139,18 +147,52 @@ def responses_request_attributes(kwargs: Mapping[str, Any]) -> Attributes:
     max_tokens = kwargs.get("max_output_tokens")
     if _is_int(max_tokens):
         attributes[semconv.GEN_AI_REQUEST_MAX_TOKENS] = max_tokens
+    if isinstance(kwargs.get("text_format"), type):  # ``responses.parse(text_format=Model)``
+        attributes[semconv.GEN_AI_OUTPUT_TYPE] = semconv.OUTPUT_TYPE_JSON
+    else:
+        text = kwargs.get("text")
+        kind = field(field(text, "format"), "type") if isinstance(text, Mapping) else None
+        if kind in _JSON_FORMATS:
+            attributes[semconv.GEN_AI_OUTPUT_TYPE] = semconv.OUTPUT_TYPE_JSON
+        elif kind == "text":
+            attributes[semconv.GEN_AI_OUTPUT_TYPE] = semconv.OUTPUT_TYPE_TEXT
     return attributes
 
 
-def responses_request_content(instructions: Any, input_value: Any) -> Attributes:
-    """The request's input and instructions as content attributes."""
+def responses_request_content(instructions: Any, input_value: Any, tools: Any = None) -> Attributes:
+    """The request's input, instructions (``instructions=``, as the conventions'
+    system instructions) and tool definitions as content attributes."""
     content: Attributes = {}
     if isinstance(input_value, str | list | tuple):
         content[semconv.GEN_AI_INPUT_MESSAGES] = responses_input_messages(input_value)
     system = system_instructions(instructions)
     if system is not None:
         content[semconv.GEN_AI_SYSTEM_INSTRUCTIONS] = system
+    if tools:
+        content[semconv.GEN_AI_TOOL_DEFINITIONS] = tool_definitions(tools)
     return content
+
+
+_DEFINITION_FIELDS = ("name", "description", "parameters")
+
+
+def tool_definitions(tools: Any) -> list[dict[str, Any]]:
+    """The request's ``tools`` as the conventions' definitions: ``{"type", "name",
+    "description", "parameters"}`` (fields the tool has). Chat completions nest a
+    function under its type (``{"type": "function", "function": {...}}``); the
+    Responses API's tools are flat; built-in tools keep only their type."""
+    definitions = []
+    for tool in tools:
+        kind = field(tool, "type")
+        nested = field(tool, kind) if isinstance(kind, str) else None
+        source = nested if nested is not None else tool
+        definition: dict[str, Any] = {"type": kind}
+        for name in _DEFINITION_FIELDS:
+            value = field(source, name)
+            if value is not None:
+                definition[name] = value
+        definitions.append(definition)
+    return definitions
 
 
 def _response_identity(attributes: Attributes, response: Any) -> None:
@@ -218,8 +260,39 @@ def responses_response_content(response: Any) -> Attributes:
     return {semconv.GEN_AI_OUTPUT_MESSAGES: responses_output_messages(output, reason)}
 
 
+# Long enough for any API error's message; a body echoed back whole is not kept.
+ERROR_MESSAGE_LIMIT = 2000
+_error_types: dict[type, str] = {}
+
+
+def error_type(cls: type) -> str:
+    """The class's qualified name as its users spell it: ``openai.RateLimitError``
+    (the package's top-level name when it exports the class), ``TimeoutError``
+    for builtins, else ``module.QualName``."""
+    name = _error_types.get(cls)
+    if name is None:
+        module = cls.__module__
+        top = module.partition(".")[0]
+        if module == "builtins":
+            name = cls.__qualname__
+        elif getattr(sys.modules.get(top), cls.__qualname__, None) is cls:
+            name = f"{top}.{cls.__qualname__}"
+        else:
+            name = f"{module}.{cls.__qualname__}"
+        _error_types[cls] = name
+    return name
+
+
 def error_attributes(error: BaseException) -> Attributes:
-    return {
-        semconv.ERROR_TYPE: type(error).__qualname__,
-        semconv.A2A_ERROR_MESSAGE: str(error),
+    """``error.type``, the HTTP status when the error carries one, and the message."""
+    message = str(error)
+    if len(message) > ERROR_MESSAGE_LIMIT:
+        message = message[:ERROR_MESSAGE_LIMIT] + "…"
+    attributes: Attributes = {
+        semconv.ERROR_TYPE: error_type(type(error)),
+        semconv.A2A_ERROR_MESSAGE: message,
     }
+    status = getattr(error, "status_code", None)
+    if _is_int(status):
+        attributes[semconv.HTTP_RESPONSE_STATUS_CODE] = status
+    return attributes

@@ -10,6 +10,7 @@ from opentelemetry.trace import Span, Status, StatusCode
 
 from a2a_session_manager.instrumentation.openai._attributes import error_attributes
 from a2a_session_manager.instrumentation.openai._messages import plain_json, to_json
+from a2a_session_manager.telemetry import semconv
 from a2a_session_manager.telemetry._deferred_content import (
     ContentProducer,
     content_on_spans,
@@ -57,11 +58,14 @@ def end_span(
             _record_content(span, content, values)
         except Exception:
             log_internal_error("reading the call's messages")
+    description = None
     if isinstance(error, Exception):
-        values.update(error_attributes(error))
+        failure = error_attributes(error)
+        values.update(failure)
+        description = f"{failure[semconv.ERROR_TYPE]}: {failure[semconv.A2A_ERROR_MESSAGE]}"
     if values:
         span.set_attributes(values)
-    if isinstance(error, Exception):
-        span.record_exception(error)
-        span.set_status(Status(StatusCode.ERROR, f"{type(error).__qualname__}: {error}"))
+    if description is not None:
+        span.record_exception(error)  # type: ignore[arg-type]  # an Exception, checked above
+        span.set_status(Status(StatusCode.ERROR, description))
     span.end()

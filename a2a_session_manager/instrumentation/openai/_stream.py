@@ -6,6 +6,13 @@ its ``with`` block, or is garbage collected half read. Per chunk it does only
 attribute reads and list appends; parsing, JSON and token counting wait for
 the end.
 
+A stream that did not end normally is marked ``a2a.stream.interrupted``:
+``"cut"`` when reading it failed (the connection dropped; the span's status
+is ERROR, finish reason ``"error"``), ``"abandoned"`` when the caller closed
+or dropped it before the end (the finish reasons received so far are kept,
+``"error"`` when none came). Either way the span keeps what arrived: text,
+tool calls, and usage (from the provider when it came, else counted).
+
 Speed: every attribute read on a wrapt proxy subclass goes through wrapt's
 ``__getattr__`` hook (about 100 ns), so the proxy keeps one ``_self_state``
 (a plain slotted object) and reads it once per chunk.
@@ -40,9 +47,17 @@ from a2a_session_manager.telemetry._guard import log_internal_error
 
 logger = logging.getLogger(__name__)
 
+# The finish reason of a reply that did not finish (the conventions' value).
+FINISH_ERROR = "error"
+
 
 class Accumulator(Protocol):
     def add(self, item: Any) -> None: ...
+
+    @property
+    def complete(self) -> bool:
+        """Whether the reply's last event arrived (a close after it abandons nothing)."""
+        ...
 
     def attributes(self) -> dict[str, Any]: ...
 
@@ -94,6 +109,7 @@ class ChatAccumulator:
 
     __slots__ = (
         "choices",
+        "complete",
         "fingerprint",
         "model",
         "prompt",
@@ -110,6 +126,8 @@ class ChatAccumulator:
         self.fingerprint: str | None = None
         self.usage: Any = None
         self.choices: dict[int, _ChoiceDeltas] = {}
+        # Set by whoever sees the stream's ``[DONE]``: the chunks themselves do not say.
+        self.complete = False
 
     def add(self, chunk: Any) -> None:
         if self.response_id is None:
@@ -216,6 +234,10 @@ class ResponsesAccumulator:
         attributes.update(_counted(model or self.request_model, self.prompt, text, calls))
         return attributes
 
+    @property
+    def complete(self) -> bool:
+        return self.response is not None
+
     def _calls(self) -> list[tuple[Any, Any, Any]]:
         return [(field(c, "call_id"), field(c, "name"), field(c, "arguments")) for c in self.calls]
 
@@ -237,6 +259,10 @@ class _Broken:
     def add(self, item: Any) -> None:
         pass
 
+    @property
+    def complete(self) -> bool:
+        return self.inner.complete
+
     def attributes(self) -> dict[str, Any]:
         return self.inner.attributes()
 
@@ -244,7 +270,7 @@ class _Broken:
         return self.inner.content()
 
 
-class _StreamState:
+class StreamState:
     """One stream's span, accumulator and the wrapped stream's step function."""
 
     __slots__ = ("accumulator", "add", "finished", "request_content", "span", "step")
@@ -263,11 +289,32 @@ class _StreamState:
         self.request_content = request_content
         self.finished = False
 
-    def finish(self, error: BaseException | None = None) -> None:
+    def finish(self, error: BaseException | None = None, how: str | None = None) -> None:
+        """End the span once. ``how``: None for a stream read to its end, else
+        ``STREAM_CUT`` or ``STREAM_ABANDONED`` (ignored once the last event came)."""
         if self.finished:
             return
         self.finished = True
-        end_span(self.span, self.accumulator.attributes, error, self._content())
+        if how == semconv.STREAM_ABANDONED and self.accumulator.complete:
+            how = None
+        attributes, content = self.accumulator.attributes, self._content()
+        if how is not None:
+            attributes, content = _interrupted(attributes, how), _interrupted_content(content, how)
+        end_span(self.span, attributes, error, content)
+
+    def end_of_stream(self) -> None:
+        self.finish()
+
+    def failed(self, error: BaseException) -> None:
+        """Reading the stream raised: a failure cuts it; a cancellation or
+        ``KeyboardInterrupt`` is the caller's, and abandons it."""
+        if isinstance(error, Exception):
+            self.finish(error, semconv.STREAM_CUT)
+        else:
+            self.finish(None, semconv.STREAM_ABANDONED)
+
+    def abandoned(self) -> None:
+        self.finish(None, semconv.STREAM_ABANDONED)
 
     def _content(self) -> ContentProducer:
         # Closes over the request and the accumulator only: a deferred
@@ -288,6 +335,30 @@ class _StreamState:
         log_internal_error("reading a stream chunk")
 
 
+def _interrupted(
+    attributes: Callable[[], dict[str, Any]], how: str
+) -> Callable[[], dict[str, Any]]:
+    def marked() -> dict[str, Any]:
+        values = attributes()
+        values[semconv.A2A_STREAM_INTERRUPTED] = how
+        if how == semconv.STREAM_CUT or not values.get(semconv.GEN_AI_RESPONSE_FINISH_REASONS):
+            values[semconv.GEN_AI_RESPONSE_FINISH_REASONS] = [FINISH_ERROR]
+        return values
+
+    return marked
+
+
+def _interrupted_content(content: ContentProducer, how: str) -> ContentProducer:
+    def marked() -> dict[str, Any]:
+        values = content()
+        for message in values.get(semconv.GEN_AI_OUTPUT_MESSAGES) or ():
+            if how == semconv.STREAM_CUT or message.get("finish_reason") is None:
+                message["finish_reason"] = FINISH_ERROR
+        return values
+
+    return marked
+
+
 class _StreamProxy(wrapt.ObjectProxy):  # type: ignore[misc,type-arg]
     """What sync and async proxies share: the state and the one-time end."""
 
@@ -301,14 +372,14 @@ class _StreamProxy(wrapt.ObjectProxy):  # type: ignore[misc,type-arg]
         request_content: ContentProducer | None = None,
     ) -> None:
         super().__init__(wrapped)
-        self._self_state = _StreamState(
+        self._self_state = StreamState(
             span, accumulator, getattr(wrapped, self._step_name), request_content
         )
 
     def __del__(self) -> None:
         # A stream dropped half read: end its span with what arrived.
         try:
-            self._self_state.finish()
+            self._self_state.abandoned()
         except Exception:
             logger.debug("ending an abandoned stream's span failed", exc_info=True)
 
@@ -322,10 +393,10 @@ class SyncStreamProxy(_StreamProxy):
         try:
             item = state.step()
         except StopIteration:
-            state.finish()
+            state.end_of_stream()
             raise
         except BaseException as error:
-            state.finish(error)
+            state.failed(error)
             raise
         try:
             state.add(item)
@@ -346,13 +417,13 @@ class SyncStreamProxy(_StreamProxy):
         try:
             return self.__wrapped__.__exit__(exc_type, exc, tb)
         finally:
-            self._self_state.finish()
+            self._self_state.abandoned()
 
     def close(self) -> None:
         try:
             self.__wrapped__.close()
         finally:
-            self._self_state.finish()
+            self._self_state.abandoned()
 
 
 class AsyncStreamProxy(_StreamProxy):
@@ -366,10 +437,10 @@ class AsyncStreamProxy(_StreamProxy):
         try:
             item = await state.step()
         except StopAsyncIteration:
-            state.finish()
+            state.end_of_stream()
             raise
         except BaseException as error:
-            state.finish(error)
+            state.failed(error)
             raise
         try:
             state.add(item)
@@ -390,13 +461,13 @@ class AsyncStreamProxy(_StreamProxy):
         try:
             return await self.__wrapped__.__aexit__(exc_type, exc, tb)
         finally:
-            self._self_state.finish()
+            self._self_state.abandoned()
 
     async def close(self) -> None:
         try:
             await self.__wrapped__.close()
         finally:
-            self._self_state.finish()
+            self._self_state.abandoned()
 
     async def aclose(self) -> None:
         await self.close()

@@ -16,6 +16,8 @@ from typing import Any
 
 from openai import AsyncStream, Stream
 from openai._legacy_response import LegacyAPIResponse
+from openai.types.chat import ChatCompletionChunk
+from openai.types.responses import ResponseStreamEvent
 from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry.instrumentation.utils import is_instrumentation_enabled
@@ -33,6 +35,7 @@ from a2a_session_manager.instrumentation.openai._attributes import (
     responses_response_attributes,
     responses_response_content,
 )
+from a2a_session_manager.instrumentation.openai._body import record_body
 from a2a_session_manager.instrumentation.openai._spans import end_span
 from a2a_session_manager.instrumentation.openai._stream import (
     Accumulator,
@@ -54,10 +57,11 @@ Wrapper = Callable[[Callable[..., Any], Any, tuple[Any, ...], dict[str, Any]], A
 class _Api:
     """What differs between chat completions and responses.
 
-    Content (messages) is kept apart from the other attributes: it is built
-    from ``snapshot``, taken when the call starts (agents append to the same
-    list for the next call), and turned into attributes when the span ends,
-    or later by the session mapper (``telemetry._deferred_content``).
+    Content (messages, instructions, tool definitions) is kept apart from the
+    other attributes: it is built from ``snapshot``, taken when the call starts
+    (agents append to the same list for the next call), and turned into
+    attributes when the span ends, or later by the session mapper
+    (``telemetry._deferred_content``).
     """
 
     request_attributes: Callable[[dict[str, Any]], dict[str, Any]]
@@ -67,6 +71,7 @@ class _Api:
     response_content: Callable[[Any], dict[str, Any]]
     accumulator: Callable[[PromptReader, Any], Accumulator]
     prompt: Callable[[Any], list[Mapping[str, Any]] | None]
+    chunk_type: Any  # what one event of a streamed body is parsed into
 
 
 def _chat_request(kwargs: dict[str, Any]) -> dict[str, Any]:
@@ -77,39 +82,48 @@ def _chat_request(kwargs: dict[str, Any]) -> dict[str, Any]:
     return chat_request_attributes(kwargs)
 
 
-def _chat_snapshot(kwargs: dict[str, Any]) -> Any:
-    messages = kwargs.get("messages")
-    # A shallow copy: the messages as sent, whatever the caller appends later.
-    return list(messages) if isinstance(messages, list | tuple) else None
+def _copy(items: Any) -> Any:
+    # A shallow copy: the items as sent, whatever the caller appends later.
+    return list(items) if isinstance(items, list | tuple) else None
 
 
-def _chat_prompt(messages: Any) -> list[Mapping[str, Any]] | None:
+def _chat_snapshot(kwargs: dict[str, Any]) -> tuple[Any, Any]:
+    return _copy(kwargs.get("messages")), _copy(kwargs.get("tools"))
+
+
+def _chat_request_content(snapshot: tuple[Any, Any]) -> dict[str, Any]:
+    return chat_request_content(*snapshot)
+
+
+def _chat_prompt(snapshot: tuple[Any, Any]) -> list[Mapping[str, Any]] | None:
+    messages = snapshot[0]
     return chat_prompt(messages) if messages is not None else None
 
 
-def _responses_snapshot(kwargs: dict[str, Any]) -> tuple[Any, Any]:
+def _responses_snapshot(kwargs: dict[str, Any]) -> tuple[Any, Any, Any]:
     input_value = kwargs.get("input")
     if isinstance(input_value, list | tuple):
         input_value = list(input_value)
-    return kwargs.get("instructions"), input_value
+    return kwargs.get("instructions"), input_value, _copy(kwargs.get("tools"))
 
 
-def _responses_request_content(snapshot: tuple[Any, Any]) -> dict[str, Any]:
+def _responses_request_content(snapshot: tuple[Any, Any, Any]) -> dict[str, Any]:
     return responses_request_content(*snapshot)
 
 
-def _responses_prompt(snapshot: tuple[Any, Any]) -> list[Mapping[str, Any]] | None:
-    return responses_prompt(*snapshot)
+def _responses_prompt(snapshot: tuple[Any, Any, Any]) -> list[Mapping[str, Any]] | None:
+    return responses_prompt(snapshot[0], snapshot[1])
 
 
 CHAT = _Api(
     _chat_request,
     _chat_snapshot,
-    chat_request_content,
+    _chat_request_content,
     chat_response_attributes,
     chat_response_content,
     ChatAccumulator,
     _chat_prompt,
+    ChatCompletionChunk,
 )
 RESPONSES = _Api(
     responses_request_attributes,
@@ -119,19 +133,24 @@ RESPONSES = _Api(
     responses_response_content,
     ResponsesAccumulator,
     _responses_prompt,
+    ResponseStreamEvent,
 )
 
 
 class _Call:
     """One call's span and what its content is built from."""
 
-    __slots__ = ("api", "model", "snapshot", "span")
+    __slots__ = ("api", "client", "model", "snapshot", "span", "stream")
 
-    def __init__(self, span: Span, api: _Api, snapshot: Any, model: Any) -> None:
+    def __init__(
+        self, span: Span, api: _Api, snapshot: Any, model: Any, stream: bool, client: Any
+    ) -> None:
         self.span = span
         self.api = api
         self.snapshot = snapshot
         self.model = model
+        self.stream = stream
+        self.client = client
 
     def request_content(self) -> ContentProducer:
         api, snapshot = self.api, self.snapshot
@@ -147,6 +166,10 @@ class _Call:
 
         return content
 
+    def accumulator(self) -> Accumulator:
+        api, snapshot = self.api, self.snapshot
+        return api.accumulator(lambda: api.prompt(snapshot), self.model)
+
     def end(self, response: Any) -> None:
         api = self.api
         attributes = lambda: api.response_attributes(response)  # noqa: E731
@@ -159,7 +182,8 @@ class _Call:
 
 def _start(tracer: Tracer, api: _Api, instance: Any, kwargs: dict[str, Any]) -> _Call | None:
     try:
-        attributes = client_attributes(getattr(instance, "_client", None))
+        client = getattr(instance, "_client", None)
+        attributes = client_attributes(client)
         attributes.update(api.request_attributes(kwargs))
         # The session and run ids, at start: one attribute set, not two.
         attributes.update(scope_attributes())
@@ -167,7 +191,7 @@ def _start(tracer: Tracer, api: _Api, instance: Any, kwargs: dict[str, Any]) -> 
         name = f"chat {model}" if isinstance(model, str) else "chat"
         span = tracer.start_span(name, kind=SpanKind.CLIENT, attributes=attributes)
         snapshot = api.snapshot(kwargs) if span.is_recording() else None
-        return _Call(span, api, snapshot, model)
+        return _Call(span, api, snapshot, model, kwargs.get("stream") is True, client)
     except Exception:
         log_internal_error("starting a chat span")
         return None
@@ -195,8 +219,10 @@ def _finish(call: _Call, result: Any, is_async: bool = False) -> Any:
         if isinstance(result, LegacyAPIResponse):  # ``with_raw_response``: same call, raw result
             return _finish_raw(call, result)
         if not isinstance(result, BaseModel):
-            # ``with_streaming_response``: the body is the caller's to read, not ours.
-            end_span(span, content=call.request_content())
+            # ``with_streaming_response``: the body is the caller's to read; the
+            # span ends when it is read (or closed), from what was read.
+            if not record_body(call, result):
+                end_span(span, content=call.request_content())
             return result
     except Exception:
         log_internal_error("reading the OpenAI response")
@@ -207,10 +233,8 @@ def _finish(call: _Call, result: Any, is_async: bool = False) -> Any:
 
 
 def _proxy(call: _Call, stream: Any, is_async: bool) -> Any:
-    api, snapshot = call.api, call.snapshot
-    accumulator = api.accumulator(lambda: api.prompt(snapshot), call.model)
     proxy_type = AsyncStreamProxy if is_async else SyncStreamProxy
-    return proxy_type(stream, call.span, accumulator, call.request_content())
+    return proxy_type(stream, call.span, call.accumulator(), call.request_content())
 
 
 def _finish_raw(call: _Call, raw: Any) -> Any:
