@@ -92,9 +92,7 @@ def _common_request(attributes: Attributes, kwargs: Mapping[str, Any]) -> None:
     tier = kwargs.get("service_tier")
     if isinstance(tier, str):
         attributes[semconv.OPENAI_REQUEST_SERVICE_TIER] = tier
-    stream = kwargs.get("stream")
-    if isinstance(stream, bool):
-        attributes[semconv.GEN_AI_REQUEST_STREAM] = stream
+    attributes[semconv.GEN_AI_REQUEST_STREAM] = kwargs.get("stream") is True
 
 
 def chat_request_attributes(kwargs: Mapping[str, Any]) -> Attributes:
