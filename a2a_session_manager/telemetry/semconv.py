@@ -66,8 +66,6 @@ GEN_AI_REQUEST_SEED: Final = "gen_ai.request.seed"
 GEN_AI_REQUEST_CHOICE_COUNT: Final = "gen_ai.request.choice.count"
 GEN_AI_REQUEST_STREAM: Final = "gen_ai.request.stream"
 GEN_AI_OUTPUT_TYPE: Final = "gen_ai.output.type"
-# Whether the request asked for a streamed reply (a bool).
-GEN_AI_REQUEST_STREAM: Final = "gen_ai.request.stream"
 
 GEN_AI_RESPONSE_ID: Final = "gen_ai.response.id"
 GEN_AI_RESPONSE_MODEL: Final = "gen_ai.response.model"
@@ -82,8 +80,6 @@ GEN_AI_USAGE_REASONING_OUTPUT_TOKENS: Final = "gen_ai.usage.reasoning.output_tok
 GEN_AI_INPUT_MESSAGES: Final = "gen_ai.input.messages"
 GEN_AI_OUTPUT_MESSAGES: Final = "gen_ai.output.messages"
 GEN_AI_SYSTEM_INSTRUCTIONS: Final = "gen_ai.system_instructions"
-# JSON list of ``{"type": "function", "name", "description", "parameters"}``.
-GEN_AI_TOOL_DEFINITIONS: Final = "gen_ai.tool.definitions"
 
 GEN_AI_TOOL_NAME: Final = "gen_ai.tool.name"
 GEN_AI_TOOL_TYPE: Final = "gen_ai.tool.type"
@@ -91,6 +87,7 @@ GEN_AI_TOOL_DESCRIPTION: Final = "gen_ai.tool.description"
 GEN_AI_TOOL_CALL_ID: Final = "gen_ai.tool.call.id"
 GEN_AI_TOOL_CALL_ARGUMENTS: Final = "gen_ai.tool.call.arguments"
 GEN_AI_TOOL_CALL_RESULT: Final = "gen_ai.tool.call.result"
+# JSON list of ``{"type": "function", "name", "description", "parameters"}``.
 GEN_AI_TOOL_DEFINITIONS: Final = "gen_ai.tool.definitions"
 
 # OpenAI-specific names of the conventions' openai registry
@@ -162,14 +159,12 @@ A2A_SESSION_PROPERTIES: Final = "a2a.session.properties"
 A2A_USAGE_SOURCE: Final = "a2a.usage.source"  # "provider" | "counted"
 A2A_COST_USD: Final = "a2a.usage.cost_usd"
 A2A_ERROR_MESSAGE: Final = "a2a.error.message"
-# On a streamed ``chat`` span that did not end normally: "cut" (the connection
-# failed mid-stream) or "abandoned" (the caller closed or dropped it early).
-A2A_STREAM_INTERRUPTED: Final = "a2a.stream.interrupted"
-STREAM_CUT: Final = "cut"
-STREAM_ABANDONED: Final = "abandoned"
 A2A_RUN_CANCELLED: Final = "a2a.run.cancelled"
 # On a chat span whose stream ended early: "cut" (by the server) or "abandoned" (by the caller).
 A2A_STREAM_INTERRUPTED: Final = "a2a.stream.interrupted"
+# Values of A2A_STREAM_INTERRUPTED
+STREAM_CUT: Final = "cut"
+STREAM_ABANDONED: Final = "abandoned"
 # On an ``execute_tool`` span: the id of the LLM event that asked for the call,
 # when that event was recorded with record_event (the tool processor does).
 A2A_TOOL_PARENT_EVENT_ID: Final = "a2a.tool.parent_event_id"
@@ -189,7 +184,6 @@ CONTENT_ATTRIBUTES: Final = frozenset(
         GEN_AI_INPUT_MESSAGES,
         GEN_AI_OUTPUT_MESSAGES,
         GEN_AI_SYSTEM_INSTRUCTIONS,
-        GEN_AI_TOOL_DEFINITIONS,
         GEN_AI_TOOL_CALL_ARGUMENTS,
         GEN_AI_TOOL_CALL_RESULT,
         GEN_AI_TOOL_DEFINITIONS,
