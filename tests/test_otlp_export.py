@@ -156,15 +156,17 @@ def assert_store_has_everything(stored: Session | None) -> None:
     kinds = [(e.source, e.type) for e in stored.events]
     assert kinds == [
         (EventSource.SYSTEM, EventType.MESSAGE),
+        (EventSource.SYSTEM, EventType.INSTRUCTIONS),  # the tool definitions
         (EventSource.USER, EventType.MESSAGE),
         (EventSource.LLM, EventType.MESSAGE),
         (EventSource.TOOL, EventType.TOOL_CALL),
         (EventSource.LLM, EventType.MESSAGE),
     ]
     assert stored.events[0].message == NOTE
-    assert stored.events[1].message == QUESTION
-    assert stored.events[3].message["arguments"] == {"location": "Seattle, WA"}
-    assert stored.events[4].message == ANSWER
+    assert [t["name"] for t in stored.events[1].message["tools"]] == ["get_weather"]
+    assert stored.events[2].message == QUESTION
+    assert stored.events[4].message["arguments"] == {"location": "Seattle, WA"}
+    assert stored.events[5].message == ANSWER
 
 
 @pytest.mark.parametrize("endpoint_form", ["traces-path", "base-url", "base-url-slash"])
