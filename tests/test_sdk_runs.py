@@ -207,7 +207,10 @@ def test_run_without_session_lands_in_trace_id_session(recorder: Recorder) -> No
     sessions = recorder.store.list_sessions()
     assert len(sessions) == 1
     (session_id,) = sessions
-    assert len(session_id) == 32 and int(session_id, 16)
+    assert session_id.startswith("trace-")
+    (run_span,) = recorder.exporter.get_finished_spans()[-1:]
+    assert run_span.context is not None
+    assert int(session_id.removeprefix("trace-"), 16) == run_span.context.trace_id
     stored = recorder.store.get(session_id)
     assert stored is not None
     assert stored.runs[0].id == r.id

@@ -77,6 +77,7 @@ Redactor = Callable[[dict[str, Any]], dict[str, Any]]
 History = Callable[[str], Iterable[SessionEvent] | None]
 
 _ERROR_MESSAGE_LIMIT = 2_000
+TRACE_SESSION_PREFIX = "trace-"
 # Request attributes that are not parameters the model was given.
 _NOT_PARAMETERS = frozenset({semconv.GEN_AI_REQUEST_MODEL, semconv.GEN_AI_REQUEST_STREAM})
 _REQUEST_PREFIX = "gen_ai.request."
@@ -148,7 +149,9 @@ def _session_of(attrs: Mapping[str, Any], trace_id: str) -> str:
     if isinstance(session_id, str) and session_id:
         return session_id
     # No session in context: the trace id names one, so nothing is dropped.
-    return trace_id
+    # Prefixed: a caller picks the trace id (traceparent), and a bare 32-hex
+    # id could name a session ``asm.session()`` created with a uuid4 id.
+    return TRACE_SESSION_PREFIX + trace_id
 
 
 def _parent(attrs: Mapping[str, Any], changes: SessionChanges) -> None:
