@@ -50,9 +50,12 @@ def test_a_fifo_is_refused_by_every_operation(store: FileSessionStore) -> None:
     with pytest.raises(SessionCorruptedError, match="FIFO"):
         store.delete("fifo")
     # A child whose parent's log is a FIFO: the child is written, the link refused.
-    with pytest.raises(SessionCorruptedError):
-        store.apply(SessionChanges("kid", parent_id="fifo"))
-    assert store.list_sessions() == ["fifo", "good", "kid"]
+    store.apply(SessionChanges("kid", parent_id="fifo", events=[SessionEvent(id="k")]))
+    kid = store.get("kid")
+    assert kid is not None and kid.parent_id == "fifo" and [e.id for e in kid.events] == ["k"]
+    store.delete("kid")
+    assert not store.exists("kid")
+    assert store.list_sessions() == ["fifo", "good"]
     assert store.get("good") is not None
 
 

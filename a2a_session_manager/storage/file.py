@@ -168,7 +168,12 @@ class FileSessionStore(BaseSessionStore):
             on_written=lambda end: self._remember(session_id, pending, end),
         )
         if parent_id and link == ParentLink.LOCAL:
-            self._link_child(parent_id, session_id)
+            try:
+                self._link_child(parent_id, session_id)
+            except SessionCorruptedError as exc:
+                # This session is written (and records its parent); only the
+                # parent's unusable log misses the link, and reading it says so.
+                logger.warning("file store: cannot link %r to its parent: %s", session_id, exc)
 
     def _link_child(self, parent_id: str, child_id: str) -> None:
         path = self._path(parent_id)
@@ -226,11 +231,14 @@ class FileSessionStore(BaseSessionStore):
                 written = self._memo.get(parent_id)
                 if written:
                     written.children.discard(session_id)
-            self._append(
-                parent_id,
-                lambda _size, _key: records.children_line([session_id], removed=True),
-                create=False,
-            )
+            try:
+                self._append(
+                    parent_id,
+                    lambda _size, _key: records.children_line([session_id], removed=True),
+                    create=False,
+                )
+            except SessionCorruptedError as exc:  # deleted; the parent's log is unusable
+                logger.warning("file store: cannot unlink %r from its parent: %s", session_id, exc)
 
     # -- reads ----------------------------------------------------------
     def get(self, session_id: str) -> Session | None:
