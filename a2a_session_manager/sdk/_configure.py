@@ -21,17 +21,23 @@ import importlib
 import logging
 import os
 import threading
+import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
 from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
 
+from a2a_session_manager.exporters._buffer import DEFAULT_MAX_BYTES, DEFAULT_MAX_ITEMS
 from a2a_session_manager.exporters._otlp import (
     OtlpSpanProcessor,
     otlp_configured,
     otlp_processor,
 )
-from a2a_session_manager.exporters._processor import SessionSpanProcessor
+from a2a_session_manager.exporters._processor import (
+    DEFAULT_FLUSH_DEADLINE,
+    DEFAULT_SHUTDOWN_TIMEOUT,
+    SessionSpanProcessor,
+)
 from a2a_session_manager.sdk._provider import (
     OTLP_NOT_ADDED,
     forget_for_tests,
@@ -71,6 +77,7 @@ class Handle:
         self.tracer_provider = tracer_provider
         self.processor = processor
         self.otlp_processor = otlp
+        self.shutdown_timeout = DEFAULT_SHUTDOWN_TIMEOUT
         self._shut = False
 
     @property
@@ -78,23 +85,31 @@ class Handle:
         return self.processor is not None
 
     def force_flush(self, timeout_millis: int = 30_000) -> bool:
-        """Store everything recorded so far (and send it over OTLP)."""
+        """Store everything recorded so far (and send it over OTLP), waiting
+        at most about ``timeout_millis`` for each."""
         ok = True
         if self.processor is not None:
             ok = self.processor.force_flush(timeout_millis)
-        if self.otlp_processor is not None:
-            ok = self.otlp_processor.force_flush(timeout_millis) and ok
+        otlp = self.otlp_processor
+        if otlp is not None:
+            flushed = run_bounded(lambda: otlp.force_flush(timeout_millis), timeout_millis / 1000)
+            ok = flushed is True and ok
         return ok
 
     def shutdown(self) -> None:
-        """Flush and stop the exporter threads; also runs at interpreter exit."""
+        """Flush and stop the exporter threads; also runs at interpreter exit.
+        Returns within ``shutdown_timeout`` (``configure``) whatever the store
+        or the collector does; what was not written is counted in ``stats()``."""
         if self._shut:
             return
         self._shut = True
+        deadline = time.monotonic() + self.shutdown_timeout
         if self.processor is not None:
-            self.processor.shutdown()
-        if self.otlp_processor is not None:
-            self.otlp_processor.shutdown()
+            self.processor.shutdown()  # bounded by the same timeout, on its own
+        otlp = self.otlp_processor
+        if otlp is not None:
+            left = max(0.0, deadline - time.monotonic())
+            run_bounded(otlp.shutdown, left)
         if RUNTIME.processor is self.processor:
             RUNTIME.processor = None
 
@@ -119,6 +134,23 @@ def _otlp_wanted(endpoint: str | None, provider: TracerProvider) -> bool:
         return True
     say_once("otlp-not-added", logging.INFO, OTLP_NOT_ADDED)
     return False
+
+
+def run_bounded(call: Callable[[], Any], timeout: float) -> Any:
+    """``call()`` in a daemon thread; its result, or ``None`` if it did not
+    return within ``timeout`` seconds (it goes on, but nobody waits for it)."""
+    result: list[Any] = []
+
+    def target() -> None:
+        try:
+            result.append(call())
+        except Exception:
+            logger.exception("a2a-session-manager: shutting down an exporter failed")
+
+    thread = threading.Thread(target=target, name="a2a-session-bounded", daemon=True)
+    thread.start()
+    thread.join(timeout)
+    return result[0] if result else None
 
 
 def _instrument(names: Iterable[str], provider: TracerProvider) -> None:
@@ -148,8 +180,11 @@ def configure(
     instrument: Iterable[str] = (),
     redact: Redactor | None = None,
     max_queue_size: int = 65_536,
-    max_buffered_items: int = 100_000,
+    max_buffered_items: int = DEFAULT_MAX_ITEMS,
+    max_buffered_bytes: int = DEFAULT_MAX_BYTES,
     schedule_delay: float = 0.5,
+    flush_deadline: float = DEFAULT_FLUSH_DEADLINE,
+    shutdown_timeout: float = DEFAULT_SHUTDOWN_TIMEOUT,
     record_unsampled: bool = True,
     remote_sessions: RemoteSessions = "deny",
 ) -> Handle:
@@ -173,6 +208,15 @@ def configure(
     HIERARCHICAL prompt): ``"deny"`` (default), ``"allow"``, or
     ``policy(session_id, context) -> bool`` for services that authenticate
     their callers. Such a session is never written to, whatever the policy.
+
+    Bounds (production guarantees): a returning outermost run or session
+    waits at most ``flush_deadline`` seconds (default 5) for its write, then
+    goes on (counted as ``late`` in ``stats()``); ``shutdown()`` returns
+    within ``shutdown_timeout`` seconds (default 30); while the store is
+    unavailable at most ``max_buffered_items`` events and runs (default
+    100,000) and about ``max_buffered_bytes`` (default 128 MiB) wait for it,
+    beyond which the oldest are dropped and counted. These bounds take
+    effect when the processor is created (the first call on a provider).
     """
     global _handle, _atexit_registered
     with _lock:
@@ -203,7 +247,10 @@ def configure(
             redact=redact,
             max_queue_size=max_queue_size,
             max_buffered_items=max_buffered_items,
+            max_buffered_bytes=max_buffered_bytes,
             schedule_delay=schedule_delay,
+            flush_deadline=flush_deadline,
+            shutdown_timeout=shutdown_timeout,
         )
         provider.add_span_processor(processor)
         if record_unsampled and not isinstance(provider.sampler, RecordEverySpan):
@@ -217,6 +264,7 @@ def configure(
         RUNTIME.processor = processor
         RUNTIME.capture_content = capture_content
         _handle = Handle(provider, processor, otlp)
+        _handle.shutdown_timeout = shutdown_timeout
         if not _atexit_registered:
             atexit.register(_shutdown_at_exit)
             _atexit_registered = True

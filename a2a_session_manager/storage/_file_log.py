@@ -146,7 +146,7 @@ def locked_append(
                 on_written(size + len(data))
             return key
         finally:
-            os.close(fd)  # also releases the lock
+            _unlock_and_close(fd)
 
 
 def read_log(path: str) -> bytes | None:
@@ -199,7 +199,17 @@ def remove_locked(path: str, before_unlink: Callable[[bytes], None]) -> bool:
             os.unlink(path)
             return True
         finally:
-            os.close(fd)
+            _unlock_and_close(fd)
+
+
+def _unlock_and_close(fd: int) -> None:
+    # Unlock explicitly: a process forked while we held the lock shares this
+    # open file, and closing only our descriptor would leave the lock held
+    # until the child exits (every writer of the log blocked meanwhile).
+    try:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+    finally:
+        os.close(fd)
 
 
 def _drop_torn_tail(fd: int, size: int, path: str) -> int:

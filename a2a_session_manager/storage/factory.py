@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from a2a_session_manager.storage.base import SessionStore
@@ -14,13 +15,24 @@ class UnknownStoreURLError(StoreError, ValueError):
     """A store URL whose scheme or form this library does not know."""
 
 
+def _seconds(url: str, name: str, text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not value > 0:  # also NaN
+        raise UnknownStoreURLError(f"{name} must be a positive number of seconds in {url!r}")
+    return value
+
+
 def create_store(url: str) -> SessionStore:
     """A store for ``url``.
 
     - ``memory://`` — in this process
     - ``file://DIR`` or ``file:///abs/dir`` — one append-only log per session in DIR
     - ``redis://[[user]:password@]HOST[:PORT][/DB][?key_prefix=session:&ttl=86400]``
-      (``rediss://`` for TLS)
+      (``rediss://`` for TLS); ``socket_timeout`` and ``socket_connect_timeout``
+      (seconds) in the query override the store's finite defaults
     """
     parts = urlsplit(url)
     scheme = parts.scheme.lower()
@@ -39,6 +51,11 @@ def create_store(url: str) -> SessionStore:
         if not db_text.isdigit():
             raise UnknownStoreURLError(f"Redis database must be a number in {url!r}")
         ttl = query.get("ttl", [None])[0]
+        timeouts: dict[str, Any] = {
+            name: _seconds(url, name, query[name][0])
+            for name in ("socket_timeout", "socket_connect_timeout")
+            if name in query
+        }
         return create_redis_session_store(
             host=parts.hostname or "localhost",
             port=parts.port or 6379,
@@ -48,6 +65,7 @@ def create_store(url: str) -> SessionStore:
             key_prefix=query.get("key_prefix", ["session:"])[0],
             expiration_seconds=int(ttl) if ttl else None,
             ssl=scheme == "rediss",
+            **timeouts,
         )
     raise UnknownStoreURLError(
         f"unknown store URL {url!r}: use memory://, file://DIR or redis://HOST:PORT/DB"

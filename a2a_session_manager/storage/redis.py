@@ -71,6 +71,26 @@ def _import_redis() -> ModuleType:
     return redis
 
 
+# Every client this module creates has finite timeouts, so a server that
+# stops answering (SIGSTOP, a black-holed network) fails a call instead of
+# hanging it: redis-py before 8.0 waits forever by default. A caller's own
+# values are kept; ``None`` (forever) is replaced.
+DEFAULT_SOCKET_TIMEOUT = 5.0
+DEFAULT_SOCKET_CONNECT_TIMEOUT = 3.0
+
+
+def _bounded(connection_kwargs: dict[str, Any]) -> dict[str, Any]:
+    """``connection_kwargs`` with finite timeouts and our retry policy."""
+    for key, default in (
+        ("socket_timeout", DEFAULT_SOCKET_TIMEOUT),
+        ("socket_connect_timeout", DEFAULT_SOCKET_CONNECT_TIMEOUT),
+    ):
+        if connection_kwargs.get(key) is None:
+            connection_kwargs[key] = default
+    connection_kwargs.setdefault("retry", _default_retry())
+    return connection_kwargs
+
+
 def _default_retry() -> Any:
     # redis-py's default retries for seconds; a store should fail fast so the
     # caller (the exporter's buffer) decides. One retry still rides over a
@@ -222,10 +242,13 @@ class RedisSessionStore(BaseSessionStore):
         expiration_seconds: int | None = None,
         **connection_kwargs: Any,
     ) -> RedisSessionStore:
-        """A store with its own client for ``redis://[:password@]host[:port][/db]``."""
+        """A store with its own client for ``redis://[:password@]host[:port][/db]``.
+
+        Timeouts given in the URL's query (``?socket_timeout=2``) or as
+        arguments are kept; otherwise ``DEFAULT_SOCKET_TIMEOUT`` and
+        ``DEFAULT_SOCKET_CONNECT_TIMEOUT`` apply (never "wait forever")."""
         redis = _import_redis()
-        connection_kwargs.setdefault("retry", _default_retry())
-        client = redis.Redis.from_url(url, **connection_kwargs)
+        client = redis.Redis.from_url(url, **_bounded(connection_kwargs))
         return cls(client, key_prefix, expiration_seconds, close_client=True)
 
     @property
@@ -445,12 +468,14 @@ def create_redis_session_store(
 ) -> RedisSessionStore:
     """A Redis store: on ``client`` if given (left open by ``close()``),
     otherwise on a new client for ``host:port/db`` that the store owns.
-    ``connection_kwargs`` go to ``redis.Redis`` (timeouts, ``retry``, ...)."""
+    ``connection_kwargs`` go to ``redis.Redis`` (timeouts, ``retry``, ...);
+    ``socket_timeout`` and ``socket_connect_timeout`` default to
+    ``DEFAULT_SOCKET_TIMEOUT`` and ``DEFAULT_SOCKET_CONNECT_TIMEOUT`` seconds
+    (``None`` too: a store never waits forever)."""
     if client is not None:
         return RedisSessionStore(client, key_prefix, expiration_seconds)
     redis = _import_redis()
-    connection_kwargs.setdefault("retry", _default_retry())
     own_client = redis.Redis(
-        host=host, port=port, db=db, password=password, ssl=ssl, **connection_kwargs
+        host=host, port=port, db=db, password=password, ssl=ssl, **_bounded(connection_kwargs)
     )
     return RedisSessionStore(own_client, key_prefix, expiration_seconds, close_client=True)

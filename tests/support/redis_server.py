@@ -6,7 +6,8 @@ Fixtures:
     The controllable server (a :class:`RedisServer`): ``host``, ``port``,
     ``url`` (``redis://127.0.0.1:PORT/0``), ``stop()`` and ``start()`` (a
     restart on the same port, to simulate an outage), ``running``,
-    ``command(*args)`` (one command on a fresh connection). One process
+    ``command(*args)`` (one command on a fresh connection), ``pause()`` and
+    ``resume()`` (SIGSTOP / SIGCONT: a server that hangs). One process
     serves the whole test session; before each test that uses it, it is
     (re)started if a previous test left it stopped, and emptied with FLUSHALL.
 
@@ -23,6 +24,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
@@ -57,6 +59,7 @@ class RedisServer:
         self.host = "127.0.0.1"
         self.port = free_port()
         self._process: subprocess.Popen[bytes] | None = None
+        self._paused = False
 
     @property
     def url(self) -> str:
@@ -108,8 +111,21 @@ class RedisServer:
                 raise RuntimeError(f"redis-server did not answer PING on port {self.port}")
             time.sleep(0.02)
 
+    def pause(self) -> None:
+        """SIGSTOP the server: connections stay open, nothing answers (a hung store)."""
+        assert self._process is not None
+        self._process.send_signal(signal.SIGSTOP)
+        self._paused = True
+
+    def resume(self) -> None:
+        """SIGCONT a paused server."""
+        if self._process is not None and self._paused:
+            self._process.send_signal(signal.SIGCONT)
+        self._paused = False
+
     def stop(self) -> None:
         """Kill the server (its data is gone: nothing is saved)."""
+        self.resume()  # a stopped process cannot handle SIGTERM
         process, self._process = self._process, None
         stop_process(process)
 
@@ -151,7 +167,8 @@ def _redis_server_process() -> Iterator[RedisServer]:
 @pytest.fixture
 def redis_server(_redis_server_process: RedisServer) -> RedisServer:
     """The running server, emptied for this test."""
-    _redis_server_process.start()  # a previous test may have left it stopped
+    _redis_server_process.resume()  # a previous test may have left it paused
+    _redis_server_process.start()  # or stopped
     reply = _redis_server_process.command("FLUSHALL")
     assert reply == b"+OK\r\n", reply
     return _redis_server_process
