@@ -27,6 +27,10 @@ SECTIONS = {
         "Span → session mapping as conversations grow (issue 9)",
         "benchmarks.bench_mapping",
     ),
+    "production": (
+        "Safe in production: hung store, long outage (issue 10)",
+        "benchmarks.bench_production",
+    ),
     "peers": ("The peers, each in its own venv, same machine", "benchmarks.bench_peers"),
 }
 RESULTS = Path(__file__).with_name("RESULTS.md")

@@ -207,9 +207,9 @@ class SessionSpanProcessor(SpanProcessor):
         if self._closed:
             return
         deadline = time.monotonic() + self._shutdown_timeout
+        self._closed = True  # spans ending from now on are not taken
         if not self._is_writer_thread() and self._worker is not None:
             self._wait_for_pass(self._request_pass(retry_now=True), self._shutdown_timeout)
-        self._closed = True
         self._stopping.set()
         self._wake.set()
         worker = self._worker
