@@ -12,6 +12,7 @@ from a2a_session_manager.storage import InMemorySessionStore, SessionStoreProvid
 pytest_plugins: list[str] = [
     # each helper adds its plugin module here, one line each:
     "tests.support.openai_server",
+    "tests.support.anthropic_server",
     "tests.support.redis_server",
     "tests.support.otlp_receiver",
     "tests.support.otel",

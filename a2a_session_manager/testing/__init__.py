@@ -2,9 +2,11 @@
 
 ``LocalOpenAIServer`` is a real HTTP server on 127.0.0.1 that speaks enough of
 the OpenAI API (chat completions and responses, JSON and SSE) for the real
-``openai`` client to talk to it; see its module for the details.
+``openai`` client to talk to it; ``LocalAnthropicServer`` does the same for the
+``anthropic`` client (the Messages API). See their modules for the details.
 """
 
+from a2a_session_manager.testing._anthropic_server import AnthropicReply, LocalAnthropicServer
 from a2a_session_manager.testing._openai_server import (
     ErrorReply,
     LocalOpenAIServer,
@@ -14,7 +16,9 @@ from a2a_session_manager.testing._openai_server import (
 )
 
 __all__ = [
+    "AnthropicReply",
     "ErrorReply",
+    "LocalAnthropicServer",
     "LocalOpenAIServer",
     "ReceivedRequest",
     "Reply",
