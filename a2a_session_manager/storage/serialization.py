@@ -2,12 +2,18 @@
 safe for everything else.
 
 A value that is not JSON (a socket, a set, bytes that are not UTF-8) is
-stored as its ``repr`` rather than failing the write or dropping the event.
+stored as its ``repr`` rather than failing the write or dropping the event;
+what cannot be encoded at all (too deep, self-containing, a raising
+``repr``, NaN, huge integers) becomes the placeholder of
+:mod:`a2a_session_manager.models.json_values`. Each model is encoded on its
+own, so one bad value never takes its batch-mates with it, and reading
+applies the same depth limit, so everything written reads back.
 """
 
 from __future__ import annotations
 
 import gc
+import json
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -16,6 +22,11 @@ from typing import Any
 import pydantic_core
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
+from a2a_session_manager.models.json_values import (
+    json_safe,
+    needs_safing,
+    placeholder,
+)
 from a2a_session_manager.models.session_event import SessionEvent
 from a2a_session_manager.models.session_run import SessionRun
 
@@ -23,6 +34,10 @@ logger = logging.getLogger(__name__)
 
 _events_adapter = TypeAdapter(list[SessionEvent])
 _runs_adapter = TypeAdapter(list[SessionRun])
+_item_adapters: dict[TypeAdapter[Any], TypeAdapter[Any]] = {
+    _events_adapter: TypeAdapter(SessionEvent),
+    _runs_adapter: TypeAdapter(SessionRun),
+}
 
 
 def _fallback(value: Any) -> Any:
@@ -31,7 +46,10 @@ def _fallback(value: Any) -> Any:
     if isinstance(value, set | frozenset | tuple):
         return list(value)
     logger.debug("storing non-JSON value of type %s as its repr", type(value).__name__)
-    return repr(value)
+    try:
+        return repr(value)
+    except Exception:
+        return placeholder(value)
 
 
 def _scrub_surrogates(value: Any) -> Any:
@@ -46,8 +64,29 @@ def _scrub_surrogates(value: Any) -> Any:
     return value
 
 
+def _free_values(model: BaseModel) -> dict[str, Any]:
+    # The fields that hold application values (message, metadata, properties,
+    # state): nested models, dates and enums are pydantic's own business.
+    return {
+        name: value
+        for name in type(model).model_fields
+        if isinstance(value := getattr(model, name, None), dict | list | tuple | int | float)
+        and not isinstance(value, bool)
+    }
+
+
+def _safed(model: BaseModel, *, always: bool = False) -> BaseModel:
+    update = {
+        name: json_safe(value)
+        for name, value in _free_values(model).items()
+        if always or needs_safing(value)
+    }
+    return model.model_copy(update=update) if update else model
+
+
 def to_json(model: BaseModel) -> str:
     """One line of JSON for ``model`` (never raises for odd field values)."""
+    model = _safed(model)
     try:
         return model.model_dump_json(fallback=_fallback)
     except ValueError:
@@ -55,6 +94,11 @@ def to_json(model: BaseModel) -> str:
         # encodes itself, without the fallback) cannot be UTF-8; keep them
         # visibly escaped.
         data = _scrub_surrogates(model.model_dump(fallback=_fallback))
+        return pydantic_core.to_json(data, fallback=_fallback).decode()
+    except Exception:
+        # A value whose own serialisation hooks raise: encode it our way.
+        logger.debug("encoding a %s the safe way", type(model).__name__, exc_info=True)
+        data = _scrub_surrogates(_safed(model, always=True).model_dump(fallback=_fallback))
         return pydantic_core.to_json(data, fallback=_fallback).decode()
 
 
@@ -76,6 +120,30 @@ def gc_paused() -> Iterator[None]:
         gc.enable()
 
 
+def _parse_int(text: str) -> Any:
+    return (
+        int(text)
+        if len(text) < 3_600
+        else placeholder(text, f"<int of {len(text)} digits>", type_name="int")
+    )
+
+
+def _parse_constant(text: str) -> Any:
+    return placeholder(float(text))
+
+
+def _rescued(adapter: TypeAdapter[Any], line: str | bytes) -> Any:
+    """One stored document that pydantic-core refuses to read (written by an
+    older version: nested past its limit, a huge integer, NaN): parsed with
+    the standard library, with the same placeholders a write would make.
+    Anything else that cannot be read raises."""
+    try:
+        return adapter.validate_json(line)
+    except ValidationError:
+        data = json.loads(line, parse_int=_parse_int, parse_constant=_parse_constant)
+        return adapter.validate_python(json_safe(data))
+
+
 def _validate_many(adapter: TypeAdapter[Any], lines: list[str] | list[bytes]) -> Any:
     if not lines:
         return []
@@ -84,8 +152,16 @@ def _validate_many(adapter: TypeAdapter[Any], lines: list[str] | list[bytes]) ->
         # What we wrote ourselves passes strict validation, about 20% faster.
         return adapter.validate_json(joined, strict=True)
     except ValidationError:
-        # Older or hand-written data may need coercion; a real error raises here.
+        pass
+    try:
+        # Older or hand-written data may need coercion.
         return adapter.validate_json(joined)
+    except ValidationError as exc:
+        item: TypeAdapter[Any] = _item_adapters.get(adapter) or adapter
+        try:
+            return [_rescued(item, line) for line in lines]
+        except (ValueError, RecursionError):
+            raise exc from None
 
 
 def events_from_json_lines(lines: list[str] | list[bytes]) -> list[SessionEvent]:

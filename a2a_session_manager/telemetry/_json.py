@@ -1,4 +1,9 @@
-"""JSON text for span attributes that never fails, whatever the value."""
+"""JSON text for span attributes that never fails, whatever the value.
+
+What cannot be encoded becomes the placeholder described in
+:mod:`a2a_session_manager.models.json_values` (the same depth limit and
+marker the stores use), and is counted: :func:`unencodable_count`.
+"""
 
 from __future__ import annotations
 
@@ -6,39 +11,24 @@ import json
 import logging
 from typing import Any
 
+from a2a_session_manager.models.json_values import json_safe, placeholder, unencodable_count
+
 logger = logging.getLogger(__name__)
 
-
-def _fallback(value: Any) -> Any:
-    if isinstance(value, bytes | bytearray):
-        return bytes(value).decode("utf-8", errors="backslashreplace")
-    if isinstance(value, set | frozenset | tuple):
-        return list(value)
-    model_dump = getattr(value, "model_dump", None)  # pydantic models keep their fields
-    if callable(model_dump):
-        try:
-            return model_dump(mode="json")
-        except Exception:
-            logger.debug("model_dump failed for %s", type(value).__name__, exc_info=True)
-    return repr(value)
-
+__all__ = ["from_json_text", "to_json_text", "unencodable_count"]
 
 # One encoder for every call: ``json.dumps`` with options builds a new one each
 # time. ``encode`` keeps no state between calls, so threads can share it.
-_ENCODER = json.JSONEncoder(default=_fallback, ensure_ascii=False)
+_ENCODER = json.JSONEncoder(ensure_ascii=False, allow_nan=False)
 
 
 def to_json_text(value: Any) -> str:
-    """``value`` as JSON text; values JSON cannot hold become their ``repr``."""
+    """``value`` as JSON text; what JSON cannot hold becomes a placeholder."""
     try:
-        return _ENCODER.encode(value)
-    except (ValueError, TypeError, RecursionError):
-        # Circular structures, or keys JSON cannot hold (tuples): keep a readable trace.
-        pass
-    try:
-        return json.dumps(repr(value), ensure_ascii=False)
-    except Exception:  # nested too deeply even for ``repr``, or a hostile ``__repr__``
-        return json.dumps(f"<unserialisable {type(value).__name__}>")
+        return _ENCODER.encode(json_safe(value))
+    except Exception:  # json_safe leaves nothing the encoder refuses; be sure anyway
+        logger.debug("encoding a %s failed", type(value).__name__, exc_info=True)
+        return _ENCODER.encode(placeholder(value))
 
 
 def from_json_text(text: Any) -> Any:

@@ -1,0 +1,191 @@
+"""What a stored value may be: JSON, at most :data:`MAX_DEPTH` levels deep.
+
+Every writer (``record_event``, ``@tool``, the stores) and every reader goes
+through here, so that anything written reads back. A value JSON cannot hold
+is never dropped with its event; it is stored in its place as::
+
+    {"__unencodable__": {"type": "<type name>", "repr": "<safe, shortened repr or why>"}}
+
+and counted (:func:`unencodable_count`). That happens to a value whose
+``repr`` raises, to an integer of more than about 3,600 digits, to NaN and
+infinities, to a container nested deeper than :data:`MAX_DEPTH` (the part
+below the limit is kept) and to a container that contains itself. Other
+non-JSON values keep today's rules: bytes as text (invalid UTF-8
+backslash-escaped), sets and tuples as lists, pydantic models as their
+fields, dates as ISO text, anything else as its ``repr``; non-text keys
+become text.
+"""
+
+from __future__ import annotations
+
+import math
+import reprlib
+import threading
+from collections.abc import Mapping
+from datetime import date, datetime, time
+from enum import Enum
+from typing import Any
+
+# Containers deeper than this become placeholders. pydantic-core reads at most
+# 200 levels per document; a stored event wraps its values in a few more.
+MAX_DEPTH = 64
+
+UNENCODABLE_KEY = "__unencodable__"
+
+# Integers beyond this many bits have more digits than Python converts to text
+# by default (4,300), which readers refuse.
+_MAX_INT_BITS = 12_000
+_REPR_CHARS = 200
+
+_repr = reprlib.Repr()
+_repr.maxstring = _REPR_CHARS
+_repr.maxother = _REPR_CHARS
+_repr.maxlevel = 3
+
+_count_lock = threading.Lock()
+_count = 0
+
+
+def unencodable_count() -> int:
+    """How many values this process stored as placeholders so far."""
+    return _count
+
+
+def _counted() -> None:
+    global _count
+    with _count_lock:
+        _count += 1
+
+
+def _type_name(value: Any) -> str:
+    try:
+        return str(type(value).__qualname__)
+    except Exception:
+        return "object"
+
+
+def safe_repr(value: Any) -> str:
+    """A short ``repr`` that never raises (it says why when it cannot)."""
+    if isinstance(value, int) and value.bit_length() > _MAX_INT_BITS:
+        return f"<int of about {int(value.bit_length() * 0.30103)} digits>"
+    try:
+        # reprlib bounds containers (depth, items) and survives raising items.
+        text = _repr.repr(value) if isinstance(value, dict | list | tuple | set) else repr(value)
+    except Exception as exc:
+        text = f"<repr failed: {_type_name(exc)}>"
+    return text if len(text) <= _REPR_CHARS else text[: _REPR_CHARS - 1] + "…"
+
+
+def placeholder(
+    value: Any, why: str | None = None, *, type_name: str | None = None
+) -> dict[str, Any]:
+    """The stored stand-in for ``value`` (counted)."""
+    _counted()
+    kind = type_name or _type_name(value)
+    return {UNENCODABLE_KEY: {"type": kind, "repr": why or safe_repr(value)}}
+
+
+def is_placeholder(value: Any) -> bool:
+    return isinstance(value, Mapping) and len(value) == 1 and UNENCODABLE_KEY in value
+
+
+def _key(key: Any) -> str:
+    # As json.dumps writes them where it can; the safe repr elsewhere.
+    if isinstance(key, str):
+        return key
+    if isinstance(key, bool) or key is None:
+        return "true" if key is True else "false" if key is False else "null"
+    return safe_repr(key)
+
+
+def json_safe(value: Any) -> Any:
+    """``value`` as JSON values only (placeholders where needed). Parts that
+    are already JSON are returned as they are, not copied."""
+    return _safe(value, 0, set())
+
+
+def _safe(value: Any, depth: int, path: set[int]) -> Any:
+    if value is None or isinstance(value, str | bool):
+        return value
+    if isinstance(value, int):
+        return value if value.bit_length() <= _MAX_INT_BITS else placeholder(value)
+    if isinstance(value, float):
+        return value if math.isfinite(value) else placeholder(value)
+    if isinstance(value, dict | list | tuple | set | frozenset):
+        if depth >= MAX_DEPTH:
+            return placeholder(value, f"<nested deeper than {MAX_DEPTH} levels>")
+        if id(value) in path:
+            return placeholder(value, "<contains itself>")
+        path.add(id(value))
+        try:
+            return _container(value, depth + 1, path)
+        finally:
+            path.discard(id(value))
+    return _leaf(value, depth, path)
+
+
+def _container(value: Any, depth: int, path: set[int]) -> Any:
+    if isinstance(value, dict):
+        items = [(k, _safe(v, depth, path)) for k, v in value.items()]
+        if all(
+            isinstance(k, str) and new is old
+            for (k, new), old in zip(items, value.values(), strict=True)
+        ):
+            return value
+        out: dict[str, Any] = {}
+        for k, v in items:
+            out.setdefault(_key(k), v)
+        return out
+    items_list = [_safe(v, depth, path) for v in value]
+    if isinstance(value, list) and all(a is b for a, b in zip(items_list, value, strict=True)):
+        return value
+    return items_list
+
+
+def _leaf(value: Any, depth: int, path: set[int]) -> Any:
+    if isinstance(value, bytes | bytearray | memoryview):
+        return bytes(value).decode("utf-8", errors="backslashreplace")
+    if isinstance(value, Enum):
+        return _safe(value.value, depth, path)
+    if isinstance(value, datetime | date | time):
+        return value.isoformat()
+    model_dump = getattr(value, "model_dump", None)  # pydantic models keep their fields
+    if callable(model_dump):
+        try:
+            return _safe(model_dump(mode="json"), depth, path)
+        except Exception:
+            pass
+    try:
+        return repr(value)
+    except Exception as exc:
+        return placeholder(value, f"<repr failed: {_type_name(exc)}>")
+
+
+def needs_safing(value: Any) -> bool:
+    """Whether a stored model's field value needs :func:`json_safe` before the
+    store's encoder sees it (too deep, self-containing, huge numbers, NaN,
+    odd keys); cheap for the usual strings and small dicts."""
+    return _needs(value, 0, set())
+
+
+def _needs(value: Any, depth: int, path: set[int]) -> bool:
+    if value is None or isinstance(value, str | bool):
+        return False
+    if isinstance(value, int):
+        return value.bit_length() > _MAX_INT_BITS
+    if isinstance(value, float):
+        return not math.isfinite(value)
+    if isinstance(value, dict | list | tuple | set | frozenset):
+        if depth >= MAX_DEPTH or id(value) in path:
+            return True
+        path.add(id(value))
+        try:
+            if isinstance(value, dict):
+                return any(
+                    not isinstance(k, str) or _needs(v, depth + 1, path) for k, v in value.items()
+                )
+            return any(_needs(v, depth + 1, path) for v in value)
+        finally:
+            path.discard(id(value))
+    # Other objects go through the encoder's fallback, which is safe.
+    return False
