@@ -77,6 +77,8 @@ def test_list_json_shape(cli) -> None:  # type: ignore[no-untyped-def]
         "updated_at",
         "runs",
         "events",
+        "llm_calls",
+        "failed_calls",
         "children",
         "total_tokens",
         "cost_usd",
@@ -171,7 +173,7 @@ def test_usage_by_model_source_and_run(cli) -> None:  # type: ignore[no-untyped-
     assert done.returncode == 0, done.stderr
     llama = next(line for line in done.stdout.splitlines() if line.startswith("local-llama"))
     assert llama.split() == [
-        *("local-llama-3-8b", "1", "120", "12", "0", "0", "132"),
+        *("local-llama-3-8b", "1", "0", "120", "12", "0", "0", "132"),
         *("unknown", "price"),
     ]
     document = json.loads(cli("usage", IDS.parent, "--json").stdout)

@@ -5,8 +5,9 @@ from __future__ import annotations
 from a2a_session_manager.models.event_source import EventSource
 from a2a_session_manager.models.event_type import EventType
 from a2a_session_manager.models.hierarchy import HierarchyReader
+from a2a_session_manager.models.payloads import read_llm_message
 from a2a_session_manager.models.session import Session
-from a2a_session_manager.prompts.payloads import assistant_payload, message_text
+from a2a_session_manager.prompts.payloads import message_text
 from a2a_session_manager.storage.provider import SessionStoreProvider
 
 CONTEXT_HEADER = "Context from parent sessions (oldest first):"
@@ -28,7 +29,7 @@ def session_synopsis(session: Session) -> str | None:
     reply = None
     for event in reversed(session.events):
         if event.type == EventType.MESSAGE and event.source == EventSource.LLM:
-            reply = assistant_payload(event.message).content
+            reply = read_llm_message(event.message).content
             if reply:
                 break
     parts = []

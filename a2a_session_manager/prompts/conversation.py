@@ -5,10 +5,12 @@ calls and their results: rendered, it is the assistant message followed by
 exactly one ``tool`` message per call id, which is the pairing the chat API
 requires. Strategies choose turns; any choice of turns renders valid.
 
-Tool results are linked to the call that asked for them by call id, else
-through ``metadata["parent_event_id"]`` (by tool name and arguments). Tool
-events with neither (as the seed library recorded them) get a synthesized
-assistant call so that the result still has a call to answer.
+Tool results are linked to the reply that asked for them by the one rule of
+:mod:`a2a_session_manager.models.tool_links`, then to the call within it by
+call id, else by tool name and arguments. Tool events linked to no reply (as
+the seed library recorded them) get a synthesized assistant call so that the
+result still has a call to answer. Failed calls (an LLM event with an
+``error``) are not turns: the model said nothing.
 """
 
 from __future__ import annotations
@@ -19,17 +21,25 @@ from typing import Any, Literal
 
 from a2a_session_manager.models.event_source import EventSource
 from a2a_session_manager.models.event_type import EventType
+from a2a_session_manager.models.payloads import (
+    ToolCallRecord,
+    read_instructions,
+    read_llm_message,
+    read_tool_call,
+    read_tool_call_request,
+)
 from a2a_session_manager.models.session_event import SessionEvent
+from a2a_session_manager.models.tool_links import ToolCallLinks
 from a2a_session_manager.prompts.payloads import (
-    ToolRecord,
-    assistant_payload,
+    arguments_text,
     message_text,
+    recorded_call_id,
     synthetic_call_id,
-    tool_record,
+    tool_result_text,
 )
 
 ChatMessage = dict[str, Any]
-Role = Literal["system", "user", "assistant"]
+Role = Literal["system", "developer", "user", "assistant"]
 
 # The content of a tool message whose result was never recorded: the API
 # rejects a call without its answer, and saying so is better than hiding the call.
@@ -38,10 +48,11 @@ NO_RESULT = "[no result recorded]"
 
 @dataclass
 class ToolCall:
-    id: str
+    id: str  # as sent in the prompt (safe, unique within its reply)
     name: str
     arguments: str
     result: str | None = None
+    recorded_id: str | None = None  # as recorded, to match results
 
 
 @dataclass
@@ -84,6 +95,8 @@ class Turn:
 @dataclass
 class Conversation:
     turns: list[Turn]
+    # The system messages of the latest recorded instructions: the top of every prompt.
+    system: list[Turn] = field(default_factory=list)
 
     def _last(self, role: Role) -> Turn | None:
         return next((t for t in reversed(self.turns) if t.role == role), None)
@@ -95,8 +108,9 @@ class Conversation:
 
     @property
     def instructions(self) -> list[Turn]:
-        """System messages before the first user or assistant turn (the system prompt)."""
-        out: list[Turn] = []
+        """The recorded instructions, then the system messages before the first
+        user or assistant turn (the system prompt)."""
+        out: list[Turn] = list(self.system)
         for turn in self.turns:
             if turn.role != "system":
                 break
@@ -121,13 +135,14 @@ def render(turns: Iterable[Turn], *, compact: bool = False) -> list[ChatMessage]
 
 
 class _Linker:
-    """Builds the turns; keeps the indexes that link tool results to calls."""
+    """Builds the turns; links tool results to the calls that asked for them."""
 
     def __init__(self) -> None:
         self.turns: list[Turn] = []
+        self.instructions: SessionEvent | None = None  # the latest INSTRUCTIONS event
+        self._links = ToolCallLinks()
         self._assistants: dict[str, Turn] = {}  # event id → assistant turn
-        self._calls: dict[str, ToolCall] = {}  # call id → latest call with that id
-        self._pending: dict[str, list[ToolCall]] = {}  # event id → its unanswered calls
+        self._call_ids: set[str] = set()  # every call id in the prompt so far
         self._synthesized: Turn | None = None  # open synthesized turn, if last
 
     def add(self, event: SessionEvent) -> None:
@@ -137,7 +152,9 @@ class _Linker:
             self._tool(event)
             return
         parent = event.metadata.get("parent_event_id")
-        if event.type == EventType.SUMMARY:
+        if event.type == EventType.INSTRUCTIONS:
+            self.instructions = event
+        elif event.type == EventType.SUMMARY:
             text = message_text(event.message, "note", "summary", "content")
             self._append(
                 Turn(
@@ -161,62 +178,75 @@ class _Linker:
         self._synthesized = None
 
     def _assistant(self, event: SessionEvent) -> None:
-        payload = assistant_payload(event.message)
-        turn = Turn("assistant", payload.content, event.id)
+        reply = read_llm_message(event.message)
+        if reply.error is not None:
+            return  # a failed call: the model said nothing
+        if reply.interrupted is not None:
+            # What a cut stream delivered of its text stands; half-sent calls do not.
+            reply = reply.model_copy(update={"tool_calls": []})
+            if not reply.content:
+                return
+        self._links.add_reply(event, reply)
+        turn = Turn("assistant", reply.content, event.id)
         used: set[str] = set()
-        for index, requested in enumerate(payload.calls):
-            # Ids may repeat across replies (the latest wins) but not within one.
-            call_id = _fresh_id(requested.id, f"{event.id}_{index}", used)
+        for index, requested in enumerate(reply.tool_calls):
+            # Ids may repeat across replies (each result answers the latest) but not within one.
+            call_id = _fresh_id(recorded_call_id(requested.id), f"{event.id}_{index}", used)
             used.add(call_id)
-            call = ToolCall(call_id, requested.name, requested.arguments)
-            turn.tool_calls.append(call)
-            self._calls[call_id] = call
+            turn.tool_calls.append(
+                ToolCall(
+                    call_id,
+                    requested.name or "unknown",
+                    arguments_text(requested.arguments),
+                    recorded_id=requested.id,
+                )
+            )
+        self._call_ids |= used
         self._assistants[event.id] = turn
-        self._pending[event.id] = list(turn.tool_calls)
         self._append(turn)
 
     def _tool(self, event: SessionEvent) -> None:
-        record = tool_record(event.message)
+        record = read_tool_call(event.message)
+        content = tool_result_text(record, event.message)
+        owner = self._links.owner(event, record)
+        turn = self._assistants.get(owner) if owner is not None else None
+        if turn is None:
+            self._orphan(record, content, event.id)
+            return
         if record.call_id is not None:
-            call = self._calls.get(record.call_id)
+            call = next((c for c in turn.tool_calls if c.recorded_id == record.call_id), None)
             if call is not None:
                 if call.result is None:
-                    call.result = record.content
+                    call.result = content
                 return  # a second record of an answered call adds nothing
-        parent_id = event.metadata.get("parent_event_id")
-        parent = self._assistants.get(parent_id) if isinstance(parent_id, str) else None
-        if parent is not None and isinstance(parent_id, str):
-            self._answer_by_name(parent, parent_id, record, event.id)
-            return
-        self._orphan(record, event.id)
-
-    def _answer_by_name(self, turn: Turn, turn_id: str, record: ToolRecord, event_id: str) -> None:
-        pending = [c for c in self._pending.get(turn_id, ()) if c.result is None]
-        self._pending[turn_id] = pending
+        pending = [c for c in turn.tool_calls if c.result is None]
+        asked = read_tool_call_request({"arguments": record.arguments})
+        arguments = arguments_text(asked.arguments if asked is not None else record.arguments)
         match = next(
-            (c for c in pending if c.name == record.name and c.arguments == record.arguments),
+            (c for c in pending if c.name == record.tool_name and c.arguments == arguments),
             None,
-        ) or next((c for c in pending if record.name is None or c.name == record.name), None)
+        ) or next((c for c in pending if not record.tool_name or c.name == record.tool_name), None)
         if match is not None:
-            match.result = record.content
+            match.result = content
             return
         # The reply did not list this call (seed tool processor): add it to the reply.
-        call = self._new_call(record, event_id)
-        turn.tool_calls.append(call)
+        turn.tool_calls.append(self._new_call(record, content, event.id))
 
-    def _orphan(self, record: ToolRecord, event_id: str) -> None:
-        call = self._new_call(record, event_id)
+    def _orphan(self, record: ToolCallRecord, content: str, event_id: str) -> None:
+        call = self._new_call(record, content, event_id)
         if self._synthesized is None:
             turn = Turn("assistant", None, f"synthesized-{event_id}")
             self._append(turn)
             self._synthesized = turn
         self._synthesized.tool_calls.append(call)
 
-    def _new_call(self, record: ToolRecord, event_id: str) -> ToolCall:
-        call_id = _fresh_id(record.call_id, event_id, self._calls)
-        call = ToolCall(call_id, record.name or "unknown", record.arguments or "{}", record.content)
-        self._calls[call_id] = call
-        return call
+    def _new_call(self, record: ToolCallRecord, content: str, event_id: str) -> ToolCall:
+        call_id = _fresh_id(recorded_call_id(record.call_id), event_id, self._call_ids)
+        self._call_ids.add(call_id)
+        arguments = None if record.arguments is None else arguments_text(record.arguments)
+        return ToolCall(
+            call_id, record.tool_name or "unknown", arguments or "{}", content, record.call_id
+        )
 
 
 def _fresh_id(preferred: str | None, seed: str, taken: Container[str]) -> str:
@@ -228,9 +258,24 @@ def _fresh_id(preferred: str | None, seed: str, taken: Container[str]) -> str:
     return call_id
 
 
-def conversation_from_events(events: Iterable[SessionEvent]) -> Conversation:
-    """The conversation that ``events`` recorded (one pass over the events)."""
+def instruction_turns(event: SessionEvent) -> list[Turn]:
+    """The system (or developer) messages of an INSTRUCTIONS event."""
+    return [
+        Turn("developer" if m.role == "developer" else "system", message_text(m.content), event.id)
+        for m in read_instructions(event.message).system
+    ]
+
+
+def conversation_from_events(
+    events: Iterable[SessionEvent], instructions: SessionEvent | None = None
+) -> Conversation:
+    """The conversation that ``events`` recorded (one pass over the events).
+
+    Its system prompt comes from the latest INSTRUCTIONS event among
+    ``events``, else from ``instructions`` (recorded before them).
+    """
     linker = _Linker()
     for event in events:
         linker.add(event)
-    return Conversation(linker.turns)
+    latest = linker.instructions or instructions
+    return Conversation(linker.turns, instruction_turns(latest) if latest is not None else [])

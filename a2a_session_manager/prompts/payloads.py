@@ -1,9 +1,10 @@
-"""Reading event payloads: text of a message, tool calls of an LLM reply,
-the fields of a recorded tool call.
+"""Payloads as prompt text. What an event holds is read through
+:mod:`a2a_session_manager.models.payloads`; here it becomes the strings the
+chat API takes.
 
 Events hold any JSON value (and, from hand-built sessions, sometimes values
-that are not JSON at all); the chat API takes strings. Everything that is
-not already text is serialised to JSON text here, once.
+that are not JSON at all). Everything that is not already text is
+serialised to JSON text here, once.
 """
 
 from __future__ import annotations
@@ -12,8 +13,9 @@ import hashlib
 import json
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
+
+from a2a_session_manager.models.payloads import ToolCallRecord
 
 _SAFE_CALL_ID = re.compile(r"[A-Za-z0-9_-]{1,35}")
 _SAFE_RECORDED_ID = re.compile(r"[A-Za-z0-9_.:-]{1,64}")
@@ -86,92 +88,16 @@ def recorded_call_id(value: Any) -> str | None:
     return text if _SAFE_RECORDED_ID.fullmatch(text) else synthetic_call_id(text)
 
 
-@dataclass(frozen=True)
-class RequestedCall:
-    """A tool call as an LLM reply asked for it."""
-
-    id: str | None
-    name: str
-    arguments: str
-
-
-@dataclass(frozen=True)
-class AssistantPayload:
-    content: str | None
-    calls: list[RequestedCall]
-
-
-def _requested_call(raw: Any) -> RequestedCall | None:
-    if not isinstance(raw, Mapping):
-        return None
-    function = raw.get("function")
-    # OpenAI shape {"id", "type", "function": {"name", "arguments"}},
-    # or flat {"id", "name", "arguments"}
-    source = function if isinstance(function, Mapping) else raw
-    name = source.get("name")
-    return RequestedCall(
-        id=recorded_call_id(raw.get("id")),
-        name=to_text(name) if name not in (None, "") else "unknown",
-        arguments=arguments_text(source.get("arguments")),
-    )
-
-
-def assistant_payload(message: Any) -> AssistantPayload:
-    """Content and tool calls of an LLM event's payload."""
-    if isinstance(message, Mapping) and ("tool_calls" in message or "content" in message):
-        raw_calls = message.get("tool_calls") or []
-        calls = [c for c in map(_requested_call, raw_calls if isinstance(raw_calls, list) else [])]
-        content = message.get("content")
-        text = None if content is None else message_text(content)
-        return AssistantPayload(content=text, calls=[c for c in calls if c is not None])
-    return AssistantPayload(content=message_text(message), calls=[])
-
-
-@dataclass(frozen=True)
-class ToolRecord:
-    """A recorded tool execution (a TOOL_CALL event or a tool message)."""
-
-    call_id: str | None
-    name: str | None
-    arguments: str | None
-    content: str
-
-
-def _result_text(result: Any, error: Any) -> str:
-    if error in (None, ""):
-        return to_text(result)
-    body: dict[str, Any] = {"error": error if isinstance(error, str) else to_text(error)}
-    if result is not None:
-        body["result"] = result
-    return to_text(body)
-
-
-def tool_record(message: Any) -> ToolRecord:
-    """Read ``{"tool_name"|"tool", "call_id", "arguments", "result", "error"}``
-    (also ``tool_call_id``/``id`` and ``content`` as a tool message has them)."""
-    if not isinstance(message, Mapping):
-        return ToolRecord(call_id=None, name=None, arguments=None, content=to_text(message))
-    call_id = recorded_call_id(
-        next(
-            (
-                message[k]
-                for k in ("call_id", "tool_call_id", "id")
-                if message.get(k) not in (None, "")
-            ),
-            None,
-        )
-    )
-    name = message.get("tool_name", message.get("tool", message.get("name")))
-    arguments = message.get("arguments")
-    if "result" in message or "error" in message:
-        content = _result_text(message.get("result"), message.get("error"))
-    elif "content" in message:
-        content = message_text(message["content"])
-    else:
-        content = to_text(message)
-    return ToolRecord(
-        call_id=call_id,
-        name=None if name in (None, "") else to_text(name),
-        arguments=None if arguments is None else arguments_text(arguments),
-        content=content,
-    )
+def tool_result_text(record: ToolCallRecord, stored: Any) -> str:
+    """The ``tool`` message content for a recorded result (its error, if it
+    failed, as ``{"error", "result"}``)."""
+    if record.error is not None:
+        body: dict[str, Any] = {"error": record.error}
+        if record.result is not None:
+            body["result"] = record.result
+        return to_text(body)
+    if isinstance(stored, Mapping) and not stored.keys() & {"result", "content", "error"}:
+        return to_text(stored)  # a hand-built record with no result field: show all of it
+    if isinstance(stored, Mapping) and "result" not in stored:
+        return message_text(record.result)
+    return to_text(record.result)

@@ -79,7 +79,7 @@ def tool_focused(conversation: Conversation, context: BuildContext) -> list[Chat
 
 
 def whole_conversation(conversation: Conversation, context: BuildContext) -> list[ChatMessage]:
-    return render(conversation.turns)
+    return render([*conversation.system, *conversation.turns])
 
 
 def hierarchical(conversation: Conversation, context: BuildContext) -> list[ChatMessage]:

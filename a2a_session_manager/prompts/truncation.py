@@ -12,12 +12,13 @@ until it does.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, TypeVar, cast
 
 from a2a_session_manager.tokens.counting import REPLY_PRIMING_TOKENS, count_message_tokens
 from a2a_session_manager.tokens.encodings import encoding_for_model
 
 ChatMessage = dict[str, Any]
+M = TypeVar("M", bound=Mapping[str, Any])
 
 TRUNCATION_MARKER = "…[truncated]"
 
@@ -105,14 +106,20 @@ def _shrink_contents(
 
 
 def truncate_prompt_to_token_limit(
-    prompt: Sequence[Mapping[str, Any]], max_tokens: int, model: str = "gpt-4o-mini"
-) -> list[ChatMessage]:
+    prompt: Sequence[M], max_tokens: int, model: str = "gpt-4o-mini"
+) -> list[M]:
     """``prompt`` cut to at most ``max_tokens`` prompt tokens of ``model``.
 
-    Returns new message dicts (the input is not modified). Raises
-    ``ValueError`` when ``max_tokens`` cannot hold the kept messages even
-    with all their text cut to the marker.
+    Returns new message dicts of the same type (the input is not modified).
+    Raises ``ValueError`` when ``max_tokens`` cannot hold the kept messages
+    even with all their text cut to the marker.
     """
+    return cast("list[M]", _truncated(prompt, max_tokens, model))
+
+
+def _truncated(
+    prompt: Sequence[Mapping[str, Any]], max_tokens: int, model: str
+) -> list[ChatMessage]:
     if max_tokens <= REPLY_PRIMING_TOKENS:
         raise ValueError(f"max_tokens must be more than {REPLY_PRIMING_TOKENS}, got {max_tokens}")
     messages = [dict(m) for m in prompt]

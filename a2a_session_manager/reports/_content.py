@@ -1,10 +1,10 @@
 """What an event says, whatever shape its ``message`` has.
 
-LLM events recorded by the SDK hold a string or ``{"content", "tool_calls"}``;
-TOOL_CALL events hold ``{"tool_name", "call_id", "arguments", "result",
-"error"}`` (or the seed's ``{"tool", "arguments", "result"}``); applications
-may store any JSON value. Every reader of events (text, JSON, HTML) goes
-through here so they agree on what an event means.
+Payloads are read through :mod:`a2a_session_manager.models.payloads` (the one
+definition of LLM messages, tool calls and instructions, old shapes
+included); applications may store any other JSON value. Every reader of
+events (text, JSON, HTML) goes through here so they agree on what an event
+means.
 """
 
 from __future__ import annotations
@@ -16,27 +16,16 @@ from typing import Any
 
 from a2a_session_manager.models.event_source import EventSource
 from a2a_session_manager.models.event_type import EventType
+from a2a_session_manager.models.payloads import (
+    Instructions,
+    LLMMessage,
+    ToolCallRecord,
+    ToolCallRequest,
+    read_instructions,
+    read_llm_message,
+    read_tool_call,
+)
 from a2a_session_manager.models.session_event import SessionEvent
-
-
-@dataclass(frozen=True)
-class RequestedToolCall:
-    """A tool call that an LLM message asked for."""
-
-    call_id: str | None
-    name: str
-    arguments: Any
-
-
-@dataclass(frozen=True)
-class ToolCallRecord:
-    """What a TOOL_CALL event recorded."""
-
-    name: str
-    call_id: str | None
-    arguments: Any
-    result: Any
-    error: str | None
 
 
 def type_name(event: SessionEvent) -> str:
@@ -63,74 +52,73 @@ def to_display(value: Any) -> str:
         return repr(value)
 
 
-def _parse_arguments(arguments: Any) -> Any:
-    # OpenAI sends arguments as JSON text; show them as the value they encode.
-    if isinstance(arguments, str):
-        try:
-            return json.loads(arguments)
-        except ValueError:
-            return arguments
-    return arguments
-
-
 def message_text(event: SessionEvent) -> str:
     """The human-readable text of a non-tool event (empty when it has none)."""
+    if event.type == EventType.INSTRUCTIONS:
+        return instructions_summary(read_instructions(event.message))
+    if event.source == EventSource.LLM:
+        return to_display(read_llm_message(event.message).content)
     message = event.message
-    if isinstance(message, dict) and ("content" in message or "tool_calls" in message):
+    if isinstance(message, dict) and "content" in message:
         return to_display(message.get("content"))
     return to_display(message)
 
 
-def requested_tool_calls(event: SessionEvent) -> list[RequestedToolCall]:
-    """Tool calls an LLM message asked for (OpenAI or GenAI-parts shapes)."""
-    message = event.message
-    if not isinstance(message, dict):
-        return []
-    raw = message.get("tool_calls")
-    if not isinstance(raw, list):
-        function_call = message.get("function_call")  # OpenAI's legacy single call
-        raw = [function_call] if isinstance(function_call, dict) else []
-    calls: list[RequestedToolCall] = []
-    for item in raw:
-        if not isinstance(item, dict):
-            continue
-        nested = item.get("function")
-        function: dict[str, Any] = nested if isinstance(nested, dict) else item
-        name = function.get("name") or item.get("name") or "?"
-        calls.append(
-            RequestedToolCall(
-                call_id=_opt_str(item.get("id")),
-                name=str(name),
-                arguments=_parse_arguments(function.get("arguments")),
-            )
-        )
-    return calls
+def llm_message(event: SessionEvent) -> LLMMessage | None:
+    """The payload of an LLM event (``None`` for other events)."""
+    if event.source != EventSource.LLM or event.type == EventType.TOOL_CALL:
+        return None
+    return read_llm_message(event.message)
+
+
+def requested_tool_calls(event: SessionEvent) -> list[ToolCallRequest]:
+    """Tool calls an LLM message asked for."""
+    message = llm_message(event)
+    return [] if message is None or message.interrupted else message.tool_calls
 
 
 def tool_call_record(event: SessionEvent) -> ToolCallRecord:
     """The tool call a TOOL_CALL event recorded, tolerant of older shapes."""
-    message = event.message
-    if not isinstance(message, dict):
-        return ToolCallRecord(
-            name=str(event.metadata.get("tool_name", "tool")),
-            call_id=_opt_str(event.metadata.get("call_id")),
-            arguments=None,
-            result=message,
-            error=None,
-        )
-    name = message.get("tool_name") or message.get("tool") or message.get("name") or "tool"
-    error = message.get("error")
-    return ToolCallRecord(
-        name=str(name),
-        call_id=_opt_str(message.get("call_id") or message.get("id")),
-        arguments=_parse_arguments(message.get("arguments")),
-        result=message.get("result"),
-        error=None if error in (None, "") else to_display(error),
-    )
+    record = read_tool_call(event.message)
+    if not record.tool_name:
+        name = event.metadata.get("tool_name", "tool")
+        record = record.model_copy(update={"tool_name": str(name)})
+    return record
 
 
-def _opt_str(value: Any) -> str | None:
-    return None if value is None else str(value)
+def call_failure(message: LLMMessage) -> str:
+    """How a call failed or was interrupted, in a few words ("" when it did not)."""
+    if message.error is not None:
+        error = message.error
+        status = f" {error.status_code}" if error.status_code is not None else ""
+        text = f"failed: {error.type}{status}"
+        return f"{text}: {error.message}" if error.message else text
+    if message.interrupted == "cut":
+        return "stream cut before it ended"
+    if message.interrupted == "abandoned":
+        return "stream abandoned by the caller"
+    return ""
+
+
+def instructions_summary(instructions: Instructions) -> str:
+    """One line for an INSTRUCTIONS event: its first system text and what else it holds."""
+    texts = [to_display(m.content) for m in instructions.system]
+    parts = [f"instructions: {texts[0]}" if texts else "instructions"]
+    extra = []
+    if len(texts) > 1:
+        extra.append(f"{len(texts)} system messages")
+    if instructions.parameters:
+        extra.append(", ".join(f"{k}={to_display(v)}" for k, v in instructions.parameters.items()))
+    if instructions.tools:
+        names = [_tool_name(t) for t in instructions.tools]
+        extra.append("tools: " + ", ".join(names))
+    return parts[0] + (f" ({'; '.join(extra)})" if extra else "")
+
+
+def _tool_name(definition: dict[str, Any]) -> str:
+    function = definition.get("function")
+    source = function if isinstance(function, dict) else definition
+    return str(source.get("name") or "?")
 
 
 def aware(moment: datetime) -> datetime:

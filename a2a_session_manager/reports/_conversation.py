@@ -4,12 +4,22 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from a2a_session_manager.models.event_order import events_in_run_order
+from a2a_session_manager.models.event_type import EventType
+from a2a_session_manager.models.payloads import (
+    Instructions,
+    LLMMessage,
+    ToolCallRecord,
+    ToolCallRequest,
+    read_instructions,
+)
 from a2a_session_manager.models.session import Session
 from a2a_session_manager.models.session_event import SessionEvent
+from a2a_session_manager.models.tool_links import ToolCallLinks
 from a2a_session_manager.reports._content import (
-    RequestedToolCall,
-    ToolCallRecord,
+    call_failure,
     is_tool_call,
+    llm_message,
     message_text,
     requested_tool_calls,
     tool_call_record,
@@ -28,34 +38,51 @@ class ConversationEntry:
 
     event: SessionEvent
     text: str
-    requested: list[RequestedToolCall]
+    requested: list[ToolCallRequest]
     tool_calls: list[ToolCallView] = field(default_factory=list)
+    llm: LLMMessage | None = None  # the payload of an LLM event
+    instructions: Instructions | None = None  # the payload of an INSTRUCTIONS event
+
+    @property
+    def failure(self) -> str:
+        """How the call failed or was interrupted ("" when it did not)."""
+        return call_failure(self.llm) if self.llm is not None else ""
 
 
 def conversation(session: Session) -> list[ConversationEntry]:
-    """Entries in recorded order. A TOOL_CALL event is folded under the event
-    named by its ``metadata["parent_event_id"]``, else under the latest earlier
-    message that requested its call id; otherwise it stands on its own."""
+    """Entries in run order (each run's events together, see
+    :mod:`~a2a_session_manager.models.event_order`). A TOOL_CALL event is
+    folded under the reply that asked for it
+    (:mod:`~a2a_session_manager.models.tool_links`); otherwise it stands on
+    its own."""
     entries: list[ConversationEntry] = []
     by_event_id: dict[str, ConversationEntry] = {}
-    by_call_id: dict[str, ConversationEntry] = {}
-    for event in session.events:
+    links = ToolCallLinks()
+    for event in events_in_run_order(session.events, session.runs):
         if is_tool_call(event):
             record = tool_call_record(event)
             view = ToolCallView(event, record)
-            parent_id = event.metadata.get("parent_event_id")
-            owner = by_event_id.get(parent_id) if isinstance(parent_id, str) else None
-            if owner is None and record.call_id is not None:
-                owner = by_call_id.get(record.call_id)
+            owner_id = links.owner(event, record)
+            owner = by_event_id.get(owner_id) if owner_id is not None else None
             if owner is not None:
                 owner.tool_calls.append(view)
                 continue
             entry = ConversationEntry(event, "", [], [view])
         else:
-            entry = ConversationEntry(event, message_text(event), requested_tool_calls(event))
-            for call in entry.requested:
-                if call.call_id is not None:
-                    by_call_id[call.call_id] = entry
+            llm = llm_message(event)
+            if llm is not None:
+                links.add_reply(event, llm)
+            entry = ConversationEntry(
+                event,
+                message_text(event),
+                requested_tool_calls(event),
+                llm=llm,
+                instructions=(
+                    read_instructions(event.message)
+                    if event.type == EventType.INSTRUCTIONS
+                    else None
+                ),
+            )
         by_event_id[event.id] = entry
         entries.append(entry)
     return entries

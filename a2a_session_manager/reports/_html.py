@@ -24,10 +24,10 @@ from typing import Any
 from urllib.parse import quote
 
 from a2a_session_manager.models.hierarchy import HierarchyReader
+from a2a_session_manager.models.payloads import ToolCallRequest
 from a2a_session_manager.models.session import Session
 from a2a_session_manager.models.session_run import RunStatus
 from a2a_session_manager.reports._content import (
-    RequestedToolCall,
     aware,
     event_timing,
     source_name,
@@ -122,7 +122,7 @@ def _related(session: Session, store: HierarchyReader) -> tuple[_Related | None,
 def _call_data(view: ToolCallView) -> dict[str, Any]:
     record = view.record
     return {
-        "name": record.name,
+        "name": record.tool_name,
         "call_id": record.call_id,
         "args": _pretty(record.arguments),
         "args_line": one_line(to_display(record.arguments), 200),
@@ -133,10 +133,10 @@ def _call_data(view: ToolCallView) -> dict[str, Any]:
     }
 
 
-def _pending_call_data(call: RequestedToolCall) -> dict[str, Any]:
+def _pending_call_data(call: ToolCallRequest) -> dict[str, Any]:
     return {
         "name": call.name,
-        "call_id": call.call_id,
+        "call_id": call.id,
         "args": _pretty(call.arguments),
         "args_line": one_line(to_display(call.arguments), 200),
         "result": "",
@@ -162,11 +162,11 @@ def _entry_data(
 ) -> dict[str, Any]:
     event = entry.event
     message = event.message
-    llm_shaped = isinstance(message, dict) and ("content" in message or "tool_calls" in message)
     structured = (
         not isinstance(message, str)
         and message is not None
-        and not llm_shaped
+        and entry.llm is None
+        and entry.instructions is None
         and not (entry.tool_calls and entry.tool_calls[0].event is event)  # shown as a call
     )
     answered = {view.record.call_id for view in entry.tool_calls}
@@ -174,7 +174,7 @@ def _entry_data(
     calls += [
         _pending_call_data(call)
         for call in entry.requested
-        if call.call_id is None or call.call_id not in answered
+        if call.id is None or call.id not in answered
     ]
     is_standalone_tool = not entry.text and entry.tool_calls and not entry.requested
     moment = aware(event.timestamp)
@@ -187,6 +187,9 @@ def _entry_data(
         "offset_ms": max((moment - start) / timedelta(milliseconds=1), 0.0),
         "text": _pretty(message) if structured else entry.text,
         "json": structured,
+        "failure": entry.failure,
+        # Instructions: shown collapsed, in full.
+        "details": _pretty(entry.instructions.to_stored()) if entry.instructions else "",
         "usage": _usage_line(entry),
         "calls": calls,
     }
@@ -283,7 +286,14 @@ def _cards(session: Session, usage: UsageReport, data: dict[str, Any]) -> str:
                 f"{failed} failed" if failed else "none failed",
                 " accent-fail" if failed else "",
             ),
-            _card("LLM calls", str(llm_calls), f"{len(session.events):,} events in all"),
+            _card(
+                "LLM calls",
+                str(llm_calls),
+                f"{total.failed_calls} failed · {len(session.events):,} events in all"
+                if total.failed_calls
+                else f"{len(session.events):,} events in all",
+                " accent-fail" if total.failed_calls else "",
+            ),
             _card(
                 "Tool calls",
                 str(len(calls)),
@@ -305,12 +315,13 @@ def _usage_table(usage: UsageReport) -> str:
     if usage.total.calls == 0:
         return '<p class="empty">No event carries token usage.</p>'
     head = (
-        "<tr><th>Model</th><th>Calls</th><th>Input</th><th>Cached</th>"
+        "<tr><th>Model</th><th>Calls</th><th>Failed</th><th>Input</th><th>Cached</th>"
         "<th>Output</th><th>Reasoning</th><th>Total</th><th>Cost</th></tr>"
     )
 
     def line(row: UsageRow, cls: str = "") -> str:
-        cells = [row.calls, row.prompt_tokens, row.cached_input_tokens, row.completion_tokens]
+        cells = [row.calls, row.failed_calls, row.prompt_tokens, row.cached_input_tokens]
+        cells += [row.completion_tokens]
         cells += [row.reasoning_tokens, row.total_tokens]
         numbers = "".join(f"<td>{n:,}</td>" for n in cells)
         return f'<tr class="{cls}"><td>{_e(row.label)}</td>{numbers}{_cost_cell(row)}</tr>'

@@ -24,6 +24,8 @@ class SessionOverview:
     total_tokens: int
     cost_usd: float | None
     unpriced_calls: int
+    llm_calls: int = 0
+    failed_calls: int = 0
 
     @classmethod
     def of(cls, session: Session, children: int | None = None) -> SessionOverview:
@@ -39,6 +41,8 @@ class SessionOverview:
             total_tokens=usage.total_tokens,
             cost_usd=usage.cost_usd,
             unpriced_calls=usage.unpriced_calls,
+            llm_calls=usage.calls,
+            failed_calls=usage.failed_calls,
         )
 
     def as_dict(self) -> dict[str, Any]:
@@ -53,6 +57,8 @@ class SessionOverview:
             "total_tokens": self.total_tokens,
             "cost_usd": self.cost_usd,
             "unpriced_calls": self.unpriced_calls,
+            "llm_calls": self.llm_calls,
+            "failed_calls": self.failed_calls,
         }
 
 

@@ -9,6 +9,7 @@ the terminal raw.
 
 from __future__ import annotations
 
+from a2a_session_manager.models.payloads import Instructions
 from a2a_session_manager.models.session import Session
 from a2a_session_manager.models.session_run import RunStatus
 from a2a_session_manager.reports._content import (
@@ -65,7 +66,7 @@ def _tool_line(view: ToolCallView, full: bool) -> str:
     arguments = to_display(record.arguments)
     outcome = f"error: {record.error}" if record.error else to_display(record.result)
     duration = format_duration(event_timing(view.event).duration_ms)
-    call = f"{_name(record.name)}({arguments})"
+    call = f"{_name(record.tool_name)}({arguments})"
     if not full:
         call = one_line(call, _SHORT)
         outcome = one_line(outcome, _SHORT)
@@ -73,8 +74,17 @@ def _tool_line(view: ToolCallView, full: bool) -> str:
     return f"tool {call} → {outcome}{tail}"
 
 
+def _instructions_lines(instructions: Instructions) -> list[str]:
+    lines = [f"{m.role}: {to_display(m.content)}" for m in instructions.system]
+    lines += [f"{k} = {to_display(v)}" for k, v in instructions.parameters.items()]
+    lines += [f"tool {to_display(t)}" for t in instructions.tools]
+    return lines
+
+
 def render_show(session: Session, full: bool = False) -> str:
-    """Header, runs, then every event in order with its tool calls under it."""
+    """Header, runs, then every event in run order with its tool calls under
+    it. Instructions show as one line (all of them with ``full``); failed
+    and interrupted calls say so."""
     overview = SessionOverview.of(session)
     lines = [
         f"Session {_name(session.id)}",
@@ -87,8 +97,10 @@ def render_show(session: Session, full: bool = False) -> str:
         lines.append(f"  children {', '.join(map(_name, session.child_ids))}")
     for key, value in session.metadata.properties.items():
         lines.append(f"  {_name(key)}: {one_line(to_display(value), _SHORT)}")
+    failed = f" ({overview.failed_calls} failed)" if overview.failed_calls else ""
     lines.append(
-        f"  {overview.runs} runs, {overview.events} events, {overview.total_tokens:,} tokens, "
+        f"  {overview.runs} runs, {overview.events} events, {overview.llm_calls} LLM calls"
+        f"{failed}, {overview.total_tokens:,} tokens, "
         f"{format_cost(overview.cost_usd, overview.unpriced_calls)}"
     )
 
@@ -139,9 +151,13 @@ def render_show(session: Session, full: bool = False) -> str:
             lines.append(f"{head}  {text}".rstrip())
         else:
             lines.append(head)
+        if entry.failure:
+            lines.append(f"    ✗ {entry.failure if full else one_line(entry.failure, _SHORT)}")
+        if full and entry.instructions is not None:
+            lines += [f"    {line}" for line in _instructions_lines(entry.instructions)]
         answered = {v.record.call_id for v in entry.tool_calls}
         for call in entry.requested:
-            if call.call_id is None or call.call_id not in answered:
+            if call.id is None or call.id not in answered:
                 args = to_display(call.arguments)
                 shown = args if full else one_line(args, _SHORT)
                 lines.append(f"    asks {_name(call.name)}({shown})")
@@ -184,6 +200,7 @@ def _usage_rows(rows: list[UsageRow]) -> list[list[str]]:
         [
             row.label,
             str(row.calls),
+            str(row.failed_calls),
             f"{row.prompt_tokens:,}",
             f"{row.completion_tokens:,}",
             f"{row.cached_input_tokens:,}",
@@ -196,12 +213,13 @@ def _usage_rows(rows: list[UsageRow]) -> list[list[str]]:
 
 
 def render_usage(report: UsageReport) -> str:
-    headers = ["CALLS", "PROMPT", "COMPLETION", "CACHED", "REASONING", "TOTAL", "COST"]
-    numbers = {1, 2, 3, 4, 5, 6}
+    headers = ["CALLS", "FAILED", "PROMPT", "COMPLETION", "CACHED", "REASONING", "TOTAL", "COST"]
+    numbers = {1, 2, 3, 4, 5, 6, 7}
     total = report.total
+    failed = f" ({total.failed_calls} failed)" if total.failed_calls else ""
     parts = [
         f"Usage of session {_name(report.session_id)}",
-        f"  {total.total_tokens:,} tokens in {total.calls} calls, "
+        f"  {total.total_tokens:,} tokens in {total.calls} calls{failed}, "
         f"{format_cost(total.cost_usd, total.unpriced_calls)}",
     ]
     if report.tree is not None and report.descendants:

@@ -12,8 +12,10 @@ from a2a_session_manager.models.session_event import SessionEvent
 from a2a_session_manager.models.session_run import RunStatus, SessionRun
 from a2a_session_manager.reports._content import (
     aware,
+    call_failure,
     event_timing,
     is_tool_call,
+    llm_message,
     requested_tool_calls,
     tool_call_record,
 )
@@ -52,7 +54,7 @@ def _event_item(event: SessionEvent, depth: int) -> TimelineItem | None:
         return TimelineItem(
             kind="tool",
             id=event.id,
-            label=record.name,
+            label=record.tool_name,
             start=timing.start,
             duration_ms=timing.duration_ms,
             depth=depth,
@@ -64,10 +66,14 @@ def _event_item(event: SessionEvent, depth: int) -> TimelineItem | None:
     usage = event.token_usage
     model = (usage.model if usage else "") or str(event.metadata.get("model", "")) or "LLM"
     calls = requested_tool_calls(event)
+    message = llm_message(event)
+    failure = call_failure(message) if message is not None else ""
     detail = f"{usage.total_tokens} tokens" if usage else ""
     if calls:
         names = ", ".join(c.name for c in calls)
         detail = f"{detail} · asks {names}" if detail else f"asks {names}"
+    if failure:
+        detail = f"{detail} · {failure}" if detail else failure
     return TimelineItem(
         kind="llm",
         id=event.id,
@@ -75,7 +81,7 @@ def _event_item(event: SessionEvent, depth: int) -> TimelineItem | None:
         start=timing.start,
         duration_ms=timing.duration_ms,
         depth=depth,
-        status="ok",
+        status="error" if message is not None and message.error is not None else "ok",
         detail=detail,
     )
 

@@ -2,9 +2,11 @@
 session's tree (the session with all its descendants: a parent's total
 includes what its child sessions spent).
 
-Cost is never invented: a call whose model has no known price adds no cost
-and is counted in ``unpriced_calls``; a group where no call was priced has
-``cost_usd = None`` ("unknown price").
+A failed provider call (an LLM event whose payload has an ``error``) is a
+call: it counts in ``calls`` and in ``failed_calls``, with the tokens it
+recorded (usually none). Cost is never invented: a call whose model has no
+known price adds no cost and is counted in ``unpriced_calls``; a group where
+no call was priced has ``cost_usd = None`` ("unknown price").
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from typing import Any
 from a2a_session_manager.models.hierarchy import HierarchyReader
 from a2a_session_manager.models.session import Session
 from a2a_session_manager.models.token_usage import TokenUsage
-from a2a_session_manager.reports._content import source_name
+from a2a_session_manager.reports._content import llm_message, source_name
 
 
 @dataclass
@@ -30,7 +32,16 @@ class UsageRow:
     total_tokens: int = 0
     cost_usd: float | None = None
     unpriced_calls: int = 0
+    failed_calls: int = 0
     usage_sources: set[str] = field(default_factory=set)
+
+    def add_failed(self, usage: TokenUsage | None) -> None:
+        """A failed call, with the usage it recorded if any."""
+        if usage is not None:
+            self.add(usage)
+        else:
+            self.calls += 1
+        self.failed_calls += 1
 
     def add(self, usage: TokenUsage) -> None:
         self.calls += 1
@@ -55,6 +66,7 @@ class UsageRow:
         self.total_tokens += other.total_tokens
         self.usage_sources |= other.usage_sources
         self.unpriced_calls += other.unpriced_calls
+        self.failed_calls += other.failed_calls
         if other.cost_usd is not None:
             self.cost_usd = (self.cost_usd or 0.0) + other.cost_usd
 
@@ -70,6 +82,7 @@ class UsageRow:
             "total_tokens": self.total_tokens,
             "cost_usd": self.cost_usd,
             "unpriced_calls": self.unpriced_calls,
+            "failed_calls": self.failed_calls,
             "counted_by": sorted(self.usage_sources),
         }
 
@@ -106,7 +119,10 @@ def session_total(session: Session) -> UsageRow:
     """Every event's token usage of ``session`` added up."""
     total = UsageRow("total", "total")
     for event in session.events:
-        if event.token_usage is not None:
+        message = llm_message(event)
+        if message is not None and message.error is not None:
+            total.add_failed(event.token_usage)
+        elif event.token_usage is not None:
             total.add(event.token_usage)
     return total
 
@@ -123,8 +139,9 @@ def tree_total(session: Session, store: HierarchyReader) -> tuple[UsageRow, int]
 
 
 def usage_report(session: Session, store: HierarchyReader | None = None) -> UsageReport:
-    """Add up every event's token usage; rows keep first-seen order. With
-    ``store``, also the total over the session's tree (``tree``)."""
+    """Add up every event's token usage and every failed call; rows keep
+    first-seen order. With ``store``, also the total over the session's tree
+    (``tree``)."""
     total = UsageRow("total", "total")
     by_model: dict[str, UsageRow] = {}
     by_source: dict[str, UsageRow] = {}
@@ -132,16 +149,28 @@ def usage_report(session: Session, store: HierarchyReader | None = None) -> Usag
     run_names = {run.id: run.name or run.id for run in session.runs}
     for event in session.events:
         usage = event.token_usage
-        if usage is None:
+        message = llm_message(event)
+        failed = message is not None and message.error is not None
+        if usage is None and not failed:
             continue
-        model = usage.model or "unknown"
+        recorded_model = event.metadata.get("model")
+        model = (usage.model if usage else "") or (
+            recorded_model if isinstance(recorded_model, str) and recorded_model else "unknown"
+        )
         source = source_name(event)
         run_id = event.task_id or NO_RUN
-        total.add(usage)
-        by_model.setdefault(model, UsageRow(model, model)).add(usage)
-        by_source.setdefault(source, UsageRow(source, source)).add(usage)
         label = run_names.get(run_id, run_id)
-        by_run.setdefault(run_id, UsageRow(run_id, label)).add(usage)
+        rows = (
+            total,
+            by_model.setdefault(model, UsageRow(model, model)),
+            by_source.setdefault(source, UsageRow(source, source)),
+            by_run.setdefault(run_id, UsageRow(run_id, label)),
+        )
+        for row in rows:
+            if failed:
+                row.add_failed(usage)
+            elif usage is not None:
+                row.add(usage)
     report = UsageReport(
         session_id=session.id,
         total=total,

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from uuid import uuid4
 
+from a2a_session_manager.models.payloads import LLMMessage, ToolCallRequest
 from a2a_session_manager.telemetry._json import to_json_text
 
 _MAX_QUOTED = 200  # characters of a bad value quoted in a problem
@@ -48,6 +49,16 @@ class ToolCall:
     raw_arguments: str
     problem: str | None = None
 
+    @property
+    def recorded_arguments(self) -> Any:
+        """As :class:`ToolCallRequest` keeps them: the parsed value, else the text."""
+        if self.problem is None:
+            return self.arguments
+        try:
+            return json.loads(self.raw_arguments)
+        except ValueError:
+            return self.raw_arguments
+
 
 @dataclass(frozen=True)
 class ParsedReply:
@@ -60,20 +71,16 @@ class ParsedReply:
         """Has at least one tool call and nothing is wrong with any of them."""
         return bool(self.calls) and not self.problems
 
-    def as_message(self) -> dict[str, Any]:
-        """The reply as an OpenAI assistant message, with every call's id filled in
-        (what the session records, so tool results match their calls)."""
-        message: dict[str, Any] = {"role": "assistant", "content": self.content}
-        if self.calls:
-            message["tool_calls"] = [
-                {
-                    "id": call.id,
-                    "type": "function",
-                    "function": {"name": call.name, "arguments": call.raw_arguments},
-                }
+    def as_message(self) -> Any:
+        """The reply as an LLM event records it (:class:`LLMMessage`), with
+        every call's id filled in so tool results match their calls."""
+        return LLMMessage(
+            content=self.content,
+            tool_calls=[
+                ToolCallRequest(id=call.id, name=call.name, arguments=call.recorded_arguments)
                 for call in self.calls
-            ]
-        return message
+            ],
+        ).to_stored()
 
 
 def _quote(value: Any) -> str:

@@ -163,6 +163,12 @@
     if (entry.usage) head.append(el("span", "usage", entry.usage));
     item.append(head);
     if (entry.text) item.append(clipped(entry.text, "msg-body" + (entry.json ? " json" : "")));
+    if (entry.failure) item.append(el("div", "msg-failure", entry.failure));
+    if (entry.details) {
+      var more = el("details", "msg-details");
+      more.append(el("summary", null, "details"), el("pre", null, clip(entry.details)));
+      item.append(more);
+    }
     entry.calls.forEach(function (call) { item.append(renderCall(call)); });
     return item;
   }
