@@ -203,7 +203,7 @@ def test_decorated_agent_demo_shows_what_it_recorded() -> None:
     assert '↳ tool get_weather({"location": "Paris"}) → {"location": "Paris"' in out
     assert '↳ tool get_weather({"location": "Tokyo"}) → {"location": "Tokyo"' in out
     assert '↳ tool celsius_to_fahrenheit({"celsius": 21}) → 69.8' in out
-    usage = re.search(r"^gpt-4o-mini +3 +(\d+) +(\d+) +\d+ +\d+ +(\d+) +\$(\d+\.\d+)", out, re.M)
+    usage = re.search(r"^gpt-4o-mini +3 +0 +(\d+) +(\d+) +\d+ +\d+ +(\d+) +\$(\d+\.\d+)", out, re.M)
     assert usage is not None, out
     prompt, completion, total, cost = usage.groups()
     assert int(prompt) > 0 and int(completion) > 0

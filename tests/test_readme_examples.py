@@ -3,7 +3,10 @@ local OpenAI-compatible server through its standard environment variables)."""
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -59,3 +62,42 @@ def test_record_an_agent_then_build_the_next_prompt(
 def test_original_api_example(capsys: pytest.CaptureFixture[str]) -> None:
     exec(compile(_section_code("The original API"), "README", "exec"), {"__name__": "__readme__"})
     assert int(capsys.readouterr().out.strip()) > 0
+
+
+def test_readme_agent_and_prompt_type_check_under_mypy_strict(tmp_path: Path) -> None:
+    """What users hold is typed: ``with asm.session() as s`` binds a handle, and
+    ``build_prompt_from_session`` feeds the openai client's ``messages=``."""
+    root = README.parent
+    code = "\n".join(
+        _section_code(heading)
+        for heading in (
+            "Record an agent in five lines",
+            "Build the next prompt from what was recorded",
+        )
+    )
+    code += """
+from typing import assert_type
+from openai.types.chat import ChatCompletionMessageParam
+from a2a_session_manager.sdk import ActiveRun, ActiveSession, ActiveTool
+
+assert_type(messages, list[ChatCompletionMessageParam])
+with asm.session("s-typed") as s, asm.run("r") as r, asm.tool("t") as t:
+    assert_type(s, ActiveSession)
+    assert_type(r, ActiveRun)
+    assert_type(t, ActiveTool)
+"""
+    snippet = tmp_path / "readme_snippet.py"
+    snippet.write_text(code, encoding="utf-8")
+    done = subprocess.run(
+        [
+            *(sys.executable, "-m", "mypy", "--config-file", str(root / "pyproject.toml")),
+            *("--cache-dir", str(root / ".mypy_cache"), str(snippet)),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd=tmp_path,
+        env={**os.environ, "MYPYPATH": str(root)},
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr

@@ -13,7 +13,7 @@ run at a time reads exactly as recorded.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 from a2a_session_manager.models.session_event import SessionEvent
@@ -27,28 +27,36 @@ class _Block:
 
 
 def _chains(runs: Iterable[SessionRun]) -> dict[str, list[str]]:
-    """For each run id, its ancestry from the outermost run down to itself
-    (a missing parent or a cycle ends the chain)."""
+    """For each run id, its ancestry from the outermost run down to itself.
+    A missing parent ends the chain; a run whose ancestry loops (bad data)
+    is taken as outermost."""
     parents = {run.id: run.parent_run_id for run in runs}
     chains: dict[str, list[str]] = {}
     for run_id in parents:
         chain = [run_id]
-        seen = {run_id}
         parent = parents.get(run_id)
-        while parent is not None and parent in parents and parent not in seen:
+        while parent is not None and parent in parents:
+            if parent in chain:
+                chain = [run_id]
+                break
             chain.append(parent)
-            seen.add(parent)
             parent = parents.get(parent)
         chains[run_id] = chain[::-1]
     return chains
 
 
-def _flatten(block: _Block, out: list[SessionEvent]) -> None:
-    for item in block.items:
-        if isinstance(item, _Block):
-            _flatten(item, out)
+def _flatten(root: _Block) -> list[SessionEvent]:
+    out: list[SessionEvent] = []
+    stack: list[Iterator[SessionEvent | _Block]] = [iter(root.items)]
+    while stack:
+        item = next(stack[-1], None)
+        if item is None:
+            stack.pop()
+        elif isinstance(item, _Block):
+            stack.append(iter(item.items))
         else:
             out.append(item)
+    return out
 
 
 def events_in_run_order(
@@ -75,9 +83,7 @@ def events_in_run_order(
                 parent.items.append(block)
             parent = block
         parent.items.append(event)
-    ordered: list[SessionEvent] = []
-    _flatten(root, ordered)
-    return ordered
+    return _flatten(root)
 
 
 def run_and_descendants(runs: Iterable[SessionRun], run_id: str) -> set[str]:

@@ -8,7 +8,7 @@ from typing import Any
 
 from a2a_session_manager.models.hierarchy import HierarchyReader
 from a2a_session_manager.models.session import Session
-from a2a_session_manager.reports._content import aware
+from a2a_session_manager.reports._content import aware, llm_message
 from a2a_session_manager.reports._usage import UsageRow, usage_report
 
 
@@ -30,6 +30,7 @@ class SessionOverview:
     @classmethod
     def of(cls, session: Session, children: int | None = None) -> SessionOverview:
         usage = usage_report(session).total
+        replies = [m for m in map(llm_message, session.events) if m is not None]
         return cls(
             id=session.id,
             parent_id=session.parent_id,
@@ -41,8 +42,8 @@ class SessionOverview:
             total_tokens=usage.total_tokens,
             cost_usd=usage.cost_usd,
             unpriced_calls=usage.unpriced_calls,
-            llm_calls=usage.calls,
-            failed_calls=usage.failed_calls,
+            llm_calls=len(replies),
+            failed_calls=sum(1 for m in replies if m.error is not None),
         )
 
     def as_dict(self) -> dict[str, Any]:

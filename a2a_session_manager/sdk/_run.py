@@ -48,7 +48,7 @@ class ActiveRun(Active):
         end_scope(span, exc, readable_on_return=self._outermost)
 
 
-class Run(Scoped):
+class Run(Scoped[ActiveRun]):
     """What ``run(...)`` returns: a context manager and a decorator."""
 
     def __init__(self, name: str | None, attributes: dict[str, Any] | None) -> None:
@@ -81,7 +81,7 @@ class Run(Scoped):
         self._cached = (session_attrs, attributes)  # one tuple: safe to replace across threads
         return attributes
 
-    def _open(self, args: tuple[Any, ...] | None, kwargs: dict[str, Any] | None) -> Active:
+    def _open(self, args: tuple[Any, ...] | None, kwargs: dict[str, Any] | None) -> ActiveRun:
         parent = context.get_current()
         scope = parent.get(SCOPE_KEY)
         if scope.__class__ is not Scope:

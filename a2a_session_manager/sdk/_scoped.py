@@ -23,7 +23,7 @@ import logging
 from collections.abc import AsyncGenerator, Callable, Generator
 from contextvars import ContextVar
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 from opentelemetry import context
 from opentelemetry.context import Context
@@ -51,14 +51,14 @@ class Active:
 # The ``with`` entries open in this thread or task, innermost first, as
 # immutable links (owner, entry, rest): a task started inside a block inherits
 # the chain and can never change its parent's.
-_Chain = tuple["Scoped", Active, "_Chain"] | None
+_Chain = tuple["Scoped[Any]", Active, "_Chain"] | None
 _OPEN: ContextVar[_Chain] = ContextVar("a2a_session_manager.open_scopes", default=None)
 
 
-def _pop_deeper(owner: Scoped, top: _Chain) -> Active | None:
+def _pop_deeper(owner: Scoped[Any], top: _Chain) -> Active | None:
     """The innermost entry of ``owner`` below ``top`` (blocks left out of order
     by manual ``__exit__`` calls), removed from this context's chain."""
-    above: list[tuple[Scoped, Active]] = []
+    above: list[tuple[Scoped[Any], Active]] = []
     link = top
     while link is not None and link[0] is not owner:
         above.append((link[0], link[1]))
@@ -72,17 +72,21 @@ def _pop_deeper(owner: Scoped, top: _Chain) -> Active | None:
     return link[1]
 
 
-class Scoped:
-    """Base of ``session``/``run``/``tool`` objects."""
+A = TypeVar("A", bound=Active)
 
-    def _open(self, args: tuple[Any, ...] | None, kwargs: dict[str, Any] | None) -> Active:
+
+class Scoped(Generic[A]):
+    """Base of ``session``/``run``/``tool`` objects; ``with`` binds an ``A``
+    (``ActiveSession``, ``ActiveRun``, ``ActiveTool``)."""
+
+    def _open(self, args: tuple[Any, ...] | None, kwargs: dict[str, Any] | None) -> A:
         raise NotImplementedError
 
     def _prepare(self, func: Callable[..., Any]) -> None:
         """Called once when decorating ``func`` (names, signatures)."""
 
     # -- with / async with -------------------------------------------------
-    def __enter__(self) -> Any:
+    def __enter__(self) -> A:
         active = self._open(None, None)
         active.token = context.attach(active.context)
         _OPEN.set((self, active, _OPEN.get()))
@@ -110,7 +114,7 @@ class Scoped:
         context.detach(active.token)  # type: ignore[arg-type]
         active.finish(exc)
 
-    async def __aenter__(self) -> Any:
+    async def __aenter__(self) -> A:
         return self.__enter__()
 
     async def __aexit__(

@@ -83,7 +83,7 @@ class ActiveSession(Active):
         end_scope(span, exc, readable_on_return=True)
 
 
-class SessionScope(Scoped):
+class SessionScope(Scoped[ActiveSession]):
     """What ``session(...)`` returns: a context manager and a decorator."""
 
     def __init__(
@@ -102,7 +102,7 @@ class SessionScope(Scoped):
             with internal_errors("serialising session properties"):
                 self._properties_json = to_json_text(dict(properties))
 
-    def _open(self, args: tuple[Any, ...] | None, kwargs: dict[str, Any] | None) -> Active:
+    def _open(self, args: tuple[Any, ...] | None, kwargs: dict[str, Any] | None) -> ActiveSession:
         session_id = self._session_id or uuid4().hex
         parent = self._parent_context if self._parent_context is not None else context.get_current()
         parent_id = self._parent_id

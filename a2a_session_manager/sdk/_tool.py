@@ -59,7 +59,7 @@ class ActiveTool(Active):
         span.end()
 
 
-class Tool(Scoped):
+class Tool(Scoped[ActiveTool]):
     """What ``tool(...)`` returns: a context manager and a decorator."""
 
     def __init__(
@@ -148,7 +148,7 @@ class Tool(Scoped):
         self._cached = (scope_attributes, attributes)  # one tuple: safe across threads
         return attributes
 
-    def _open(self, args: tuple[Any, ...] | None, kwargs: dict[str, Any] | None) -> Active:
+    def _open(self, args: tuple[Any, ...] | None, kwargs: dict[str, Any] | None) -> ActiveTool:
         parent = context.get_current()
         tracer = RUNTIME.tracer
         if tracer is None:
