@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from uuid import uuid4
 
+from a2a_session_manager.models.json_values import MAX_DEPTH
 from a2a_session_manager.models.payloads import LLMMessage, ToolCallRequest
 from a2a_session_manager.telemetry._json import to_json_text
 
@@ -26,7 +27,7 @@ _MAX_QUOTED = 200  # characters of a bad value quoted in a problem
 _SHORT = reprlib.Repr()  # bounded in depth and length, whatever the value
 _SHORT.maxstring = _SHORT.maxother = _MAX_QUOTED
 
-MAX_ARGUMENT_DEPTH = 64
+MAX_ARGUMENT_DEPTH = MAX_DEPTH
 """Deepest nesting of objects and arrays accepted in a call's arguments.
 
 Real tool arguments nest a few levels. Deeper ones are refused before they
