@@ -160,16 +160,14 @@ def main() -> None:
         print(render_usage(usage_report(session)))
 
         follow_up = "And tomorrow?"
-        # The session holds what happened; the application adds its own
-        # instructions in front.
-        history = build_prompt_from_session(
+        # The session holds what happened, the instructions included.
+        prompt = build_prompt_from_session(
             session,
             PromptStrategy.CONVERSATION,
             max_tokens=4000,
             model=MODEL,
             current_query=follow_up,
         )
-        prompt: list[Any] = [SYSTEM, *history]
         print(f"\n=== Next prompt, built from the session ({len(prompt)} messages) " + "=" * 20)
         print(json.dumps(prompt, indent=2, ensure_ascii=False))
 

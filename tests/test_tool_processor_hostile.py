@@ -18,6 +18,7 @@ import pytest
 
 import a2a_session_manager as asm
 from a2a_session_manager.models import RunStatus
+from a2a_session_manager.models.json_values import MAX_DEPTH
 from a2a_session_manager.session_aware_tool_processor import (
     SessionAwareToolProcessor,
     ToolProcessingError,
@@ -229,4 +230,10 @@ async def test_a_result_nested_100000_deep_is_returned_and_recorded_safely(
     session = recorder.store.get("tp-deep-result")
     assert session is not None
     (tool_event,) = [e for e in session.events if e.type == "tool_call"]
-    assert tool_event.message["result"] == "<unserialisable dict>"
+    # Kept to the depth limit, the rest stored as a marked placeholder.
+    placeholder = tool_event.message["result"]
+    for _ in range(MAX_DEPTH):
+        placeholder = placeholder["x"]
+    assert placeholder == {
+        "__unencodable__": {"type": "dict", "repr": f"<nested deeper than {MAX_DEPTH} levels>"}
+    }

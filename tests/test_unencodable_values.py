@@ -13,7 +13,12 @@ from opentelemetry.sdk.trace import TracerProvider
 
 import a2a_session_manager as asm
 from a2a_session_manager.models import EventSource, RunStatus, Session, SessionEvent
-from a2a_session_manager.models.json_values import MAX_DEPTH, UNENCODABLE_KEY, json_safe
+from a2a_session_manager.models.json_values import (
+    MAX_DEPTH,
+    STORED_DEPTH,
+    UNENCODABLE_KEY,
+    json_safe,
+)
 from a2a_session_manager.storage import SessionStore, create_store
 from a2a_session_manager.storage.serialization import events_from_json_lines
 from a2a_session_manager.telemetry._json import to_json_text, unencodable_count
@@ -154,7 +159,8 @@ def test_hand_saved_hostile_values_keep_their_batch_mates(configured: SessionSto
         assert placeholders(by_case["raising repr"])
         assert placeholders(by_case["dropped the batch before"])
         cut = by_case["written but unreadable before"]
-        assert depth_of(cut) == MAX_DEPTH and placeholders(cut)
+        assert depth_of(cut) == STORED_DEPTH and placeholders(cut)
+        assert placeholders(by_case["at the limit"]) == []
 
 
 def test_json_safe_cuts_at_the_one_depth_limit() -> None:

@@ -8,8 +8,9 @@ is never dropped with its event; it is stored in its place as::
 
 and counted (:func:`unencodable_count`). That happens to a value whose
 ``repr`` raises, to an integer of more than about 3,600 digits, to NaN and
-infinities, to a container nested deeper than :data:`MAX_DEPTH` (the part
-below the limit is kept) and to a container that contains itself. Other
+infinities, to a container nested deeper than :data:`MAX_DEPTH` in a value
+the application hands over, or :data:`STORED_DEPTH` in a stored field (the
+part above the limit is kept), and to a container that contains itself. Other
 non-JSON values keep today's rules: bytes as text (invalid UTF-8
 backslash-escaped), sets and tuples as lists, pydantic models as their
 fields, dates as ISO text, anything else as its ``repr``; non-text keys
@@ -26,9 +27,12 @@ from datetime import date, datetime, time
 from enum import Enum
 from typing import Any
 
-# Containers deeper than this become placeholders. pydantic-core reads at most
-# 200 levels per document; a stored event wraps its values in a few more.
+# Containers deeper than this in a value handed to the SDK become placeholders.
 MAX_DEPTH = 64
+# The same rule for a stored model's fields (message, metadata, ...): room for
+# the payload around an application's value (a tool call's arguments sit two
+# levels down in its event). pydantic-core reads at most 200 levels per document.
+STORED_DEPTH = MAX_DEPTH + 8
 
 UNENCODABLE_KEY = "__unencodable__"
 
@@ -98,13 +102,13 @@ def _key(key: Any) -> str:
     return safe_repr(key)
 
 
-def json_safe(value: Any) -> Any:
+def json_safe(value: Any, max_depth: int = MAX_DEPTH) -> Any:
     """``value`` as JSON values only (placeholders where needed). Parts that
     are already JSON are returned as they are, not copied."""
-    return _safe(value, 0, set())
+    return _safe(value, max_depth, 0, set())
 
 
-def _safe(value: Any, depth: int, path: set[int]) -> Any:
+def _safe(value: Any, limit: int, depth: int, path: set[int]) -> Any:
     if value is None or isinstance(value, str | bool):
         return value
     if isinstance(value, int):
@@ -112,21 +116,21 @@ def _safe(value: Any, depth: int, path: set[int]) -> Any:
     if isinstance(value, float):
         return value if math.isfinite(value) else placeholder(value)
     if isinstance(value, dict | list | tuple | set | frozenset):
-        if depth >= MAX_DEPTH:
-            return placeholder(value, f"<nested deeper than {MAX_DEPTH} levels>")
+        if depth >= limit:
+            return placeholder(value, f"<nested deeper than {limit} levels>")
         if id(value) in path:
             return placeholder(value, "<contains itself>")
         path.add(id(value))
         try:
-            return _container(value, depth + 1, path)
+            return _container(value, limit, depth + 1, path)
         finally:
             path.discard(id(value))
-    return _leaf(value, depth, path)
+    return _leaf(value, limit, depth, path)
 
 
-def _container(value: Any, depth: int, path: set[int]) -> Any:
+def _container(value: Any, limit: int, depth: int, path: set[int]) -> Any:
     if isinstance(value, dict):
-        items = [(k, _safe(v, depth, path)) for k, v in value.items()]
+        items = [(k, _safe(v, limit, depth, path)) for k, v in value.items()]
         if all(
             isinstance(k, str) and new is old
             for (k, new), old in zip(items, value.values(), strict=True)
@@ -136,23 +140,23 @@ def _container(value: Any, depth: int, path: set[int]) -> Any:
         for k, v in items:
             out.setdefault(_key(k), v)
         return out
-    items_list = [_safe(v, depth, path) for v in value]
+    items_list = [_safe(v, limit, depth, path) for v in value]
     if isinstance(value, list) and all(a is b for a, b in zip(items_list, value, strict=True)):
         return value
     return items_list
 
 
-def _leaf(value: Any, depth: int, path: set[int]) -> Any:
+def _leaf(value: Any, limit: int, depth: int, path: set[int]) -> Any:
     if isinstance(value, bytes | bytearray | memoryview):
         return bytes(value).decode("utf-8", errors="backslashreplace")
     if isinstance(value, Enum):
-        return _safe(value.value, depth, path)
+        return _safe(value.value, limit, depth, path)
     if isinstance(value, datetime | date | time):
         return value.isoformat()
     model_dump = getattr(value, "model_dump", None)  # pydantic models keep their fields
     if callable(model_dump):
         try:
-            return _safe(model_dump(mode="json"), depth, path)
+            return _safe(model_dump(mode="json"), limit, depth, path)
         except Exception:
             pass
     try:
@@ -161,14 +165,14 @@ def _leaf(value: Any, depth: int, path: set[int]) -> Any:
         return placeholder(value, f"<repr failed: {_type_name(exc)}>")
 
 
-def needs_safing(value: Any) -> bool:
+def needs_safing(value: Any, max_depth: int = STORED_DEPTH) -> bool:
     """Whether a stored model's field value needs :func:`json_safe` before the
     store's encoder sees it (too deep, self-containing, huge numbers, NaN,
     odd keys); cheap for the usual strings and small dicts."""
-    return _needs(value, 0, set())
+    return _needs(value, max_depth, 0, set())
 
 
-def _needs(value: Any, depth: int, path: set[int]) -> bool:
+def _needs(value: Any, limit: int, depth: int, path: set[int]) -> bool:
     if value is None or isinstance(value, str | bool):
         return False
     if isinstance(value, int):
@@ -176,15 +180,16 @@ def _needs(value: Any, depth: int, path: set[int]) -> bool:
     if isinstance(value, float):
         return not math.isfinite(value)
     if isinstance(value, dict | list | tuple | set | frozenset):
-        if depth >= MAX_DEPTH or id(value) in path:
+        if depth >= limit or id(value) in path:
             return True
         path.add(id(value))
         try:
             if isinstance(value, dict):
                 return any(
-                    not isinstance(k, str) or _needs(v, depth + 1, path) for k, v in value.items()
+                    not isinstance(k, str) or _needs(v, limit, depth + 1, path)
+                    for k, v in value.items()
                 )
-            return any(_needs(v, depth + 1, path) for v in value)
+            return any(_needs(v, limit, depth + 1, path) for v in value)
         finally:
             path.discard(id(value))
     # Other objects go through the encoder's fallback, which is safe.

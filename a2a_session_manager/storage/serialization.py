@@ -23,6 +23,7 @@ import pydantic_core
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from a2a_session_manager.models.json_values import (
+    STORED_DEPTH,
     json_safe,
     needs_safing,
     placeholder,
@@ -77,7 +78,7 @@ def _free_values(model: BaseModel) -> dict[str, Any]:
 
 def _safed(model: BaseModel, *, always: bool = False) -> BaseModel:
     update = {
-        name: json_safe(value)
+        name: json_safe(value, STORED_DEPTH)
         for name, value in _free_values(model).items()
         if always or needs_safing(value)
     }
@@ -141,7 +142,7 @@ def _rescued(adapter: TypeAdapter[Any], line: str | bytes) -> Any:
         return adapter.validate_json(line)
     except ValidationError:
         data = json.loads(line, parse_int=_parse_int, parse_constant=_parse_constant)
-        return adapter.validate_python(json_safe(data))
+        return adapter.validate_python(json_safe(data, STORED_DEPTH + 1))  # + the document
 
 
 def _validate_many(adapter: TypeAdapter[Any], lines: list[str] | list[bytes]) -> Any:

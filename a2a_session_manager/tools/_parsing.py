@@ -52,12 +52,15 @@ class ToolCall:
 
     @property
     def recorded_arguments(self) -> Any:
-        """As :class:`ToolCallRequest` keeps them: the parsed value, else the text."""
+        """As :class:`ToolCallRequest` keeps them: the parsed value, else the
+        text (also for text nested too deeply to keep parsed)."""
         if self.problem is None:
             return self.arguments
+        if _too_deep_text(self.raw_arguments):
+            return self.raw_arguments
         try:
             return json.loads(self.raw_arguments)
-        except ValueError:
+        except (ValueError, RecursionError):
             return self.raw_arguments
 
 
