@@ -250,3 +250,46 @@ def _fsync_directory(directory: str) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def read_log_from(path: str, offset: int) -> tuple[FileKey, bytes] | None:
+    """The file's key and its bytes from ``offset`` on (all of them when the
+    file is shorter: it was replaced), or ``None`` if it does not exist."""
+    try:
+        fd = _open(path, _READ_FLAGS)
+    except FileNotFoundError:
+        return None
+    with open(fd, "rb") as f:
+        st = os.fstat(f.fileno())
+        key = (st.st_dev, st.st_ino)
+        if offset > st.st_size:
+            offset = 0
+        f.seek(offset)
+        return key, f.read()
+
+
+def locked_replace(path: str, build: Callable[[bytes], bytes]) -> None:
+    """Replace the file at ``path`` with ``build(its content)``, atomically
+    (a new file renamed over it) and under its lock, so no append is lost:
+    a writer waiting for the lock finds the name now holds another file
+    and starts over on it (see ``locked_append``)."""
+    while True:
+        try:
+            fd = _open(path, _WRITE_FLAGS)
+        except FileNotFoundError:
+            return
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            st = os.fstat(fd)
+            if file_key(path) != (st.st_dev, st.st_ino):
+                continue
+            _check_plain(st, path)
+            with open(os.dup(fd), "rb") as f:
+                content = f.read()
+            temporary = f"{path}.{os.getpid()}.tmp"
+            with open(temporary, "wb") as out:
+                out.write(build(content))
+            os.replace(temporary, path)
+            return
+        finally:
+            os.close(fd)

@@ -23,12 +23,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import ParamSpec, TypeVar
+from typing import Any, ParamSpec, TypeVar
 
 from a2a_session_manager.models.hierarchy import ParentLink
 from a2a_session_manager.models.session import Session
 from a2a_session_manager.models.session_metadata import SessionMetadata
 from a2a_session_manager.storage import _file_records as records
+from a2a_session_manager.storage._file_index import FileIndex, delete_line, update_line
 from a2a_session_manager.storage._file_log import (
     FileKey,
     UnsafeLogError,
@@ -43,13 +44,22 @@ from a2a_session_manager.storage._file_names import (
     is_hashed_log_name,
     log_name,
 )
-from a2a_session_manager.storage.base import BaseSessionStore
+from a2a_session_manager.storage._summary_index import SummaryUpdate
+from a2a_session_manager.storage.base import BaseSessionStore, as_query
 from a2a_session_manager.storage.changes import SessionChanges
 from a2a_session_manager.storage.errors import (
     InvalidSessionIdError,
     SessionCorruptedError,
     StoreUnavailableError,
     validate_session_id,
+)
+from a2a_session_manager.storage.query import (
+    EventTotals,
+    Page,
+    SessionQuery,
+    SessionSummary,
+    run_failed,
+    summary_of,
 )
 from a2a_session_manager.storage.serialization import gc_paused
 
@@ -109,6 +119,7 @@ class FileSessionStore(BaseSessionStore):
         self._hashed_ids: dict[str, str] = {}
         self._lock = threading.Lock()
         self._ensure_directory()
+        self._index = FileIndex(self._dir, self._summaries_from_logs)
 
     # -- writes ---------------------------------------------------------
     def apply(self, changes: SessionChanges) -> None:
@@ -129,6 +140,7 @@ class FileSessionStore(BaseSessionStore):
         link = changes.parent_link
         child_ids = list(dict.fromkeys(changes.child_ids))
         pending: list[_Written] = []
+        created_with: list[SessionMetadata] = []
 
         def build(size: int, key: FileKey) -> bytes:
             written = self._written(session_id, key, size)
@@ -144,7 +156,8 @@ class FileSessionStore(BaseSessionStore):
             if size == 0:
                 parts.append(records.id_line(session_id))
                 if not metadata:
-                    parts.append(records.metadata_line(SessionMetadata()))
+                    created_with.append(SessionMetadata())
+                    parts.append(records.metadata_line(created_with[-1]))
             if incoming is not None and not written.covers(incoming):
                 parts.append(metadata)
                 done.created = min(incoming.created_at, written.created or incoming.created_at)
@@ -167,6 +180,22 @@ class FileSessionStore(BaseSessionStore):
             create=True,
             on_written=lambda end: self._remember(session_id, pending, end),
         )
+        times = incoming or (created_with[-1] if created_with else None)
+        totals = EventTotals.of(changes.events)
+        self._record_index(
+            SummaryUpdate(
+                session_id,
+                times.created_at if times else None,
+                times.updated_at if times else None,
+                parent_id=parent_id,
+                properties=incoming.properties if incoming else {},
+                removed_properties=changes.removed_properties,
+                events=totals.events,
+                tokens=totals.tokens,
+                cost=totals.cost,
+                errors=totals.errors or any(run_failed(run) for run in changes.runs),
+            )
+        )
         if parent_id and link == ParentLink.LOCAL:
             try:
                 self._link_child(parent_id, session_id)
@@ -174,6 +203,9 @@ class FileSessionStore(BaseSessionStore):
                 # This session is written (and records its parent); only the
                 # parent's unusable log misses the link, and reading it says so.
                 logger.warning("file store: cannot link %r to its parent: %s", session_id, exc)
+
+    def _record_index(self, update: SummaryUpdate) -> None:
+        self._io(self._index.append, update_line(update))
 
     def _link_child(self, parent_id: str, child_id: str) -> None:
         path = self._path(parent_id)
@@ -186,12 +218,14 @@ class FileSessionStore(BaseSessionStore):
         ):
             return
         pending: list[_Written] = []
+        created_with: list[SessionMetadata] = []
 
         def build(size: int, key: FileKey) -> bytes:
             known = self._written(parent_id, key, size)
             parts = []
             if size == 0:
-                parts += [records.id_line(parent_id), records.metadata_line(SessionMetadata())]
+                created_with.append(SessionMetadata())
+                parts += [records.id_line(parent_id), records.metadata_line(created_with[-1])]
             if child_id not in known.children:
                 parts.append(records.children_line([child_id]))
             pending.append(
@@ -213,6 +247,9 @@ class FileSessionStore(BaseSessionStore):
             create=True,
             on_written=lambda end: self._remember(parent_id, pending, end),
         )
+        if created_with:
+            times = created_with[-1]
+            self._record_index(SummaryUpdate(parent_id, times.created_at, times.updated_at))
 
     def delete(self, session_id: str) -> None:
         path = self._path_or_none(session_id)
@@ -224,6 +261,8 @@ class FileSessionStore(BaseSessionStore):
         )
         with self._lock:
             self._memo.pop(session_id, None)
+        if removed:
+            self._io(self._index.append, delete_line(session_id))
         parent_id = parents[0] if parents else None
         if removed and parent_id:
             # Like the memory store: the parent (if it still exists) forgets the child.
@@ -265,7 +304,46 @@ class FileSessionStore(BaseSessionStore):
         data = self._read(read_log, path)
         return records.children_from_log(data, path) if data else []
 
-    def list_sessions(self, prefix: str = "") -> list[str]:
+    # -- listing and queries (from the index file) ----------------------
+    def list_page(
+        self, prefix: str = "", *, limit: int | None = None, cursor: str | None = None
+    ) -> Page[str]:
+        if limit is None and cursor is None:
+            # Everything: the directory itself is the truth (also logs that
+            # other tools or older versions wrote).
+            return Page(self._ids_in_directory(prefix))
+        with self._index.lock:
+            return self._io(self._index.read).list_page(prefix, limit, cursor)
+
+    def query(
+        self,
+        query: SessionQuery | None = None,
+        *,
+        limit: int | None = None,
+        cursor: str | None = None,
+        **conditions: Any,
+    ) -> Page[SessionSummary]:
+        built = as_query(query, conditions)
+        with self._index.lock:
+            return self._io(self._index.read).query(built, limit, cursor)
+
+    def summary(self, session_id: str) -> SessionSummary | None:
+        with self._index.lock:
+            return self._io(self._index.read).get(session_id)
+
+    def _summaries_from_logs(self) -> list[SessionSummary]:
+        found: list[SessionSummary] = []
+        for session_id in self._ids_in_directory(""):
+            try:
+                session = self.get(session_id)
+            except (SessionCorruptedError, StoreUnavailableError) as exc:
+                logger.warning("file store: not indexing %r: %s", session_id, exc)
+                continue
+            if session is not None:
+                found.append(summary_of(session))
+        return found
+
+    def _ids_in_directory(self, prefix: str) -> list[str]:
         try:
             with os.scandir(self._dir) as entries:
                 names = [entry.name for entry in entries]

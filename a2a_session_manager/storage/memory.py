@@ -8,6 +8,16 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from a2a_session_manager.storage._summary_index import SummaryIndex, SummaryUpdate
+from a2a_session_manager.storage.base import as_query
+from a2a_session_manager.storage.query import (
+    EventTotals,
+    Page,
+    SessionQuery,
+    SessionSummary,
+    run_failed,
+)
+
 from a2a_session_manager.models.hierarchy import ParentLink
 from a2a_session_manager.models.session import Session
 from a2a_session_manager.models.session_event import SessionEvent
@@ -52,6 +62,7 @@ class InMemorySessionStore(BaseSessionStore):
 
     def __init__(self) -> None:
         self._records: dict[str, _Record] = {}
+        self._index = SummaryIndex()
         self._lock = threading.RLock()
         self._read_barrier: Callable[[], None] | None = None
 
@@ -80,6 +91,7 @@ class InMemorySessionStore(BaseSessionStore):
             record = self._records.get(session_id)
             if record is None:
                 record = self._records[session_id] = _Record()
+            added = EventTotals()
             if changes.metadata is not None:
                 incoming = changes.metadata.model_copy(
                     update={"properties": _copied(changes.metadata.properties)}
@@ -98,6 +110,14 @@ class InMemorySessionStore(BaseSessionStore):
                         parent = self._records[changes.parent_id] = _Record(
                             metadata=SessionMetadata()
                         )
+                        assert parent.metadata is not None
+                        self._index.apply(
+                            SummaryUpdate(
+                                changes.parent_id,
+                                parent.metadata.created_at,
+                                parent.metadata.updated_at,
+                            )
+                        )
                     parent.children.setdefault(session_id, None)
             for child_id in changes.child_ids:
                 record.children.setdefault(child_id, None)
@@ -111,10 +131,33 @@ class InMemorySessionStore(BaseSessionStore):
                     record.events.append(event)
                     if event.token_usage is not None:
                         record.summary.add_usage(event.token_usage)
+                    added.add(event)
                 else:
+                    # A replaced event's usage counts once, as its new value.
+                    replaced = EventTotals.of([record.events[index]])
                     record.events[index] = event
+                    added.add(event)
+                    added.events -= 1
+                    added.tokens -= replaced.tokens
+                    added.cost -= replaced.cost
             for run in changes.runs:
                 record.runs[run.id] = run.model_copy()
+                added.errors = added.errors or run_failed(run)
+            metadata = record.metadata
+            self._index.apply(
+                SummaryUpdate(
+                    session_id,
+                    metadata.created_at,
+                    metadata.updated_at,
+                    parent_id=record.parent_id,
+                    properties=metadata.properties,
+                    removed_properties=changes.removed_properties,
+                    events=added.events,
+                    tokens=added.tokens,
+                    cost=added.cost,
+                    errors=added.errors,
+                )
+            )
 
     def get(self, session_id: str) -> Session | None:
         self._before_read()
@@ -143,6 +186,7 @@ class InMemorySessionStore(BaseSessionStore):
     def delete(self, session_id: str) -> None:
         with self._lock:
             record = self._records.pop(session_id, None)
+            self._index.remove(session_id)
             if (
                 record
                 and record.parent_id
@@ -155,10 +199,55 @@ class InMemorySessionStore(BaseSessionStore):
         self._before_read()
         return session_id in self._records
 
-    def list_sessions(self, prefix: str = "") -> list[str]:
+    def list_page(
+        self, prefix: str = "", *, limit: int | None = None, cursor: str | None = None
+    ) -> Page[str]:
         self._before_read()
         with self._lock:
-            return [sid for sid in self._records if sid.startswith(prefix)]
+            return self._index.list_page(prefix, limit, cursor)
+
+    def query(
+        self,
+        query: SessionQuery | None = None,
+        *,
+        limit: int | None = None,
+        cursor: str | None = None,
+        **conditions: Any,
+    ) -> Page[SessionSummary]:
+        built = as_query(query, conditions)
+        self._before_read()
+        with self._lock:
+            return self._index.query(built, limit, cursor)
+
+    def summary(self, session_id: str) -> SessionSummary | None:
+        self._before_read()
+        with self._lock:
+            return self._index.get(session_id)
+
+    # Async reads run inline: nothing here waits on I/O.
+    async def aget(self, session_id: str) -> Session | None:
+        return self.get(session_id)
+
+    async def aexists(self, session_id: str) -> bool:
+        return self.exists(session_id)
+
+    async def achildren(self, session_id: str) -> list[str]:
+        return self.children(session_id)
+
+    async def alist_page(
+        self, prefix: str = "", *, limit: int | None = None, cursor: str | None = None
+    ) -> Page[str]:
+        return self.list_page(prefix, limit=limit, cursor=cursor)
+
+    async def aquery(
+        self,
+        query: SessionQuery | None = None,
+        *,
+        limit: int | None = None,
+        cursor: str | None = None,
+        **conditions: Any,
+    ) -> Page[SessionSummary]:
+        return self.query(query, limit=limit, cursor=cursor, **conditions)
 
     def children(self, session_id: str) -> list[str]:
         self._before_read()
@@ -169,3 +258,4 @@ class InMemorySessionStore(BaseSessionStore):
     def clear(self) -> None:
         with self._lock:
             self._records.clear()
+            self._index.clear()
