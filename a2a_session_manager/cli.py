@@ -14,12 +14,14 @@ import logging
 import os
 import sys
 from collections.abc import Callable, Sequence
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TextIO
 from urllib.parse import urlsplit, urlunsplit
 
 from a2a_session_manager.reports import (
     export_html,
+    find_overviews,
     json_safe,
     list_overviews,
     load_session,
@@ -41,6 +43,7 @@ from a2a_session_manager.storage.errors import (
     StoreUnavailableError,
 )
 from a2a_session_manager.storage.factory import UnknownStoreURLError
+from a2a_session_manager.storage.query import InvalidCursorError, Scalar, SessionQuery
 
 EXIT_OK = 0
 EXIT_NOT_FOUND = 1  # unknown session id, or a usage error (memory:// store, bad strategy ...)
@@ -104,6 +107,12 @@ def _progress_printer(enabled: bool | None, err: TextIO) -> Callable[[int, int],
     tty = err.isatty()
 
     def report(done: int, total: int) -> None:
+        if total == 0:  # not known in advance: every PROGRESS_THRESHOLD sessions
+            if enabled is False or (enabled is None and not tty) or done % PROGRESS_THRESHOLD:
+                return
+            err.write(f"reading sessions {done}\n")
+            err.flush()
+            return
         if enabled is False or (enabled is None and not tty and total <= PROGRESS_THRESHOLD):
             return
         if tty:
@@ -117,10 +126,41 @@ def _progress_printer(enabled: bool | None, err: TextIO) -> Callable[[int, int],
     return report
 
 
+def _query_from(args: argparse.Namespace) -> SessionQuery:
+    return SessionQuery(
+        since=args.since,
+        until=args.until,
+        user=args.user,
+        properties=dict(args.where or []),
+        has_errors=args.has_errors,
+        min_cost=args.min_cost,
+        max_cost=args.max_cost,
+        min_tokens=args.min_tokens,
+        parent_id=args.parent,
+    )
+
+
 def _cmd_list(store: SessionStore, args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    overviews, unreadable = list_overviews(store, _progress_printer(args.progress, err))
-    if args.limit is not None:
-        overviews = overviews[: args.limit]
+    query = _query_from(args)
+    next_cursor: str | None = None
+    if query == SessionQuery() and args.cursor is None and args.limit is None:
+        # Everything: read every session the store lists (a known total).
+        overviews, unreadable = list_overviews(store, _progress_printer(args.progress, err))
+    else:
+        # The store's index finds the matching sessions; only those are read.
+        progress = _progress_printer(args.progress, err)
+        try:
+            overviews, unreadable, next_cursor = find_overviews(
+                store,
+                query,
+                limit=args.limit,
+                cursor=args.cursor,
+                progress=lambda done, _: progress(done, args.limit or 0),
+            )
+        except InvalidCursorError as exc:
+            raise _Fail(str(exc), EXIT_NOT_FOUND) from exc
+        if args.limit is None:
+            progress(len(overviews) + len(unreadable), len(overviews) + len(unreadable))
     for session_id, why in unreadable.items():
         _warn(err, f"cannot read session {session_id!r}: {why}")
     if args.json:
@@ -128,12 +168,51 @@ def _cmd_list(store: SessionStore, args: argparse.Namespace, out: TextIO, err: T
             {
                 "sessions": [o.as_dict() for o in overviews],
                 "unreadable": sorted(unreadable),
+                "next_cursor": next_cursor,
             },
             out,
         )
     else:
         out.write(render_list(overviews) + "\n")
+        if next_cursor is not None:
+            err.write(f"more: --cursor {next_cursor}\n")
     return EXIT_CORRUPTED if unreadable else EXIT_OK
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError("must be a positive number")
+    return value
+
+
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+def _moment(text: str) -> datetime:
+    """An ISO 8601 date or time (UTC when no zone is given), or an age such as
+    ``30m``, ``12h`` or ``7d`` (that long ago)."""
+    unit = _UNITS.get(text[-1:])
+    if unit is not None and text[:-1].replace(".", "", 1).isdigit():
+        return datetime.now(UTC) - timedelta(seconds=float(text[:-1]) * unit)
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: use an ISO date or time (2025-05-01, 2025-05-01T12:00Z) or an age (7d)"
+        ) from exc
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _property_match(text: str) -> tuple[str, Scalar]:
+    key, sep, raw = text.partition("=")
+    if not sep or not key:
+        raise argparse.ArgumentTypeError(f"{text!r}: use KEY=VALUE")
+    try:
+        value = json.loads(raw)
+    except ValueError:
+        return key, raw
+    return (key, value) if isinstance(value, str | int | float | bool) else (key, raw)
 
 
 def _cmd_show(store: SessionStore, args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
@@ -245,7 +324,31 @@ def _parser() -> argparse.ArgumentParser:
         )
 
     p = add("list", "sessions, newest first, with runs, events, tokens and cost", listing)
-    p.add_argument("--limit", type=int, metavar="N", help="show only the N newest")
+    p.add_argument(
+        "--limit", type=_positive_int, metavar="N", help="show only the N most recently updated"
+    )
+    p.add_argument("--cursor", metavar="C", help="continue after the page that printed C")
+    p.add_argument("--since", type=_moment, metavar="WHEN", help="updated at or after WHEN")
+    p.add_argument("--until", type=_moment, metavar="WHEN", help="updated at or before WHEN")
+    p.add_argument("--user", help='sessions whose "user" property is USER')
+    p.add_argument(
+        "--where",
+        type=_property_match,
+        action="append",
+        metavar="KEY=VALUE",
+        help="a property equal to VALUE (JSON scalars match as such: 3, true; else text)",
+    )
+    p.add_argument("--min-cost", type=float, metavar="USD", help="cost at least USD")
+    p.add_argument("--max-cost", type=float, metavar="USD", help="cost at most USD")
+    p.add_argument("--min-tokens", type=int, metavar="N", help="at least N tokens")
+    p.add_argument("--parent", metavar="ID", help="the children of session ID")
+    p.add_argument(
+        "--errors",
+        dest="has_errors",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="only sessions with (--errors) or without (--no-errors) a failed call or run",
+    )
     p.add_argument(
         "--progress",
         action=argparse.BooleanOptionalAction,

@@ -17,7 +17,7 @@ import redis
 from a2a_session_manager.models.session import Session
 from a2a_session_manager.models.session_event import SessionEvent
 from a2a_session_manager.storage import RedisSessionStore, StoreUnavailableError, create_store
-from a2a_session_manager.storage._redis_keys import index_key, session_keys
+from a2a_session_manager.storage._redis_keys import session_keys, shard_keys
 from tests.support.processes import free_port
 from tests.support.redis_server import RedisServer, redis_executable
 from tests.test_cli import run_cli
@@ -118,9 +118,8 @@ def test_rediss_reaches_a_tls_server(tmp_path: Path) -> None:
             assert listed.returncode == 0, listed.stderr
             assert "over-tls" in listed.stdout
             # The plain port of the same server holds what went over TLS.
-            assert redis.Redis(port=server.port).zrange(index_key("session:"), 0, -1) == [
-                b"over-tls"
-            ]
+            ids_key = shard_keys("session:", "over-tls").ids
+            assert redis.Redis(port=server.port).zrange(ids_key, 0, -1) == [b"over-tls"]
         finally:
             server.stop()
 
@@ -138,7 +137,7 @@ def test_members_that_are_not_utf8_are_skipped_with_a_warning(
     assert isinstance(store, RedisSessionStore)
     saved_session(store, "good")
     raw = redis.Redis.from_url(redis_url)
-    raw.zadd(index_key("session:"), {b"\xff\xfe\x1b[2J": 0})
+    raw.zadd(shard_keys("session:", "good").ids, {b"\xff\xfe\x1b[2J": 0})
     raw.zadd(session_keys("session:", "good").children, {b"\xc3\x28": 1, b"kid": 2})
 
     with caplog.at_level(logging.WARNING):

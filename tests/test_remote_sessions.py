@@ -26,7 +26,7 @@ from a2a_session_manager.models import EventSource, EventType, ParentLink
 from a2a_session_manager.prompts import PromptStrategy, build_prompt_from_session
 from a2a_session_manager.storage import InMemorySessionStore, SessionChanges, SessionStore
 from a2a_session_manager.storage._file_names import log_name
-from a2a_session_manager.storage._redis_keys import index_key, session_keys
+from a2a_session_manager.storage._redis_keys import session_keys, shard_keys
 from tests.support.otel import Recorder, clean_otel, recorder
 from tests.support.remote_agents import RemoteAgent, store, store_url
 
@@ -63,7 +63,7 @@ def snapshot(store_url: str, session_id: str) -> Any:
         keys = session_keys("session:", session_id)
         return (
             [client.dump(key) for key in keys],
-            client.zscore(index_key("session:"), session_id),
+            client.zscore(shard_keys("session:", session_id).updated, session_id),
         )
     finally:
         client.close()

@@ -52,11 +52,7 @@ def merged_turns(messages: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     the call's output was one message with all of them."""
     merged: list[dict[str, Any]] = []
     for message in messages:
-        if (
-            merged
-            and message.get("role") == "assistant"
-            and merged[-1].get("role") == "assistant"
-        ):
+        if merged and message.get("role") == "assistant" and merged[-1].get("role") == "assistant":
             merged[-1] = {**merged[-1], "parts": parts(merged[-1]) + parts(message)}
         else:
             merged.append(message)

@@ -1,5 +1,6 @@
 """Build the next prompt from a session: strategies, exact-token truncation."""
 
+from a2a_session_manager.prompts.async_builder import abuild_prompt_from_session
 from a2a_session_manager.prompts.builder import build_prompt_from_session
 from a2a_session_manager.prompts.conversation import NO_RESULT
 from a2a_session_manager.prompts.strategy import PromptStrategy
@@ -9,6 +10,7 @@ __all__ = [
     "NO_RESULT",
     "TRUNCATION_MARKER",
     "PromptStrategy",
+    "abuild_prompt_from_session",
     "build_prompt_from_session",
     "truncate_prompt_to_token_limit",
 ]

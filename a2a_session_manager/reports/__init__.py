@@ -15,7 +15,12 @@ from a2a_session_manager.reports._overview import (
     session_tree,
     show_document,
 )
-from a2a_session_manager.reports._store_access import list_overviews, load_session, open_store
+from a2a_session_manager.reports._store_access import (
+    find_overviews,
+    list_overviews,
+    load_session,
+    open_store,
+)
 from a2a_session_manager.reports._text import render_list, render_show, render_tree, render_usage
 from a2a_session_manager.reports._timeline import TimelineItem, timeline
 from a2a_session_manager.reports._usage import UsageReport, UsageRow, format_cost, usage_report
@@ -29,6 +34,7 @@ __all__ = [
     "UsageRow",
     "conversation",
     "export_html",
+    "find_overviews",
     "format_cost",
     "json_safe",
     "list_overviews",

@@ -9,13 +9,14 @@ from urllib.parse import unquote, urlsplit
 
 from a2a_session_manager.models.session import Session
 from a2a_session_manager.reports._overview import SessionOverview, newest_first
-from a2a_session_manager.storage.base import SessionStore
+from a2a_session_manager.storage.base import BaseSessionStore, SessionStore
 from a2a_session_manager.storage.errors import (
     SessionCorruptedError,
     SessionNotFoundError,
     StoreUnavailableError,
 )
 from a2a_session_manager.storage.factory import UnknownStoreURLError, create_store
+from a2a_session_manager.storage.query import SessionQuery
 
 logger = logging.getLogger(__name__)
 
@@ -76,3 +77,43 @@ def list_overviews(
         if progress is not None:
             progress(done, len(ids))
     return newest_first(overviews), unreadable
+
+
+def find_overviews(
+    store: SessionStore,
+    query: SessionQuery,
+    *,
+    limit: int | None = None,
+    cursor: str | None = None,
+    progress: ProgressCallback | None = None,
+    page_size: int = 200,
+) -> tuple[list[SessionOverview], dict[str, str], str | None]:
+    """The overviews of the sessions matching ``query``, most recently updated
+    first (``limit`` of them from ``cursor``, or all), the ids that could not be
+    read, and the cursor of what follows. Only matching sessions are read: the
+    store's index finds them. ``progress(done, 0)``: the total is not known."""
+    if not isinstance(store, BaseSessionStore):
+        # A store that only implements the protocol: read everything.
+        everything, skipped = list_overviews(store, progress)
+        return everything[:limit] if limit is not None else everything, skipped, None
+    overviews: list[SessionOverview] = []
+    unreadable: dict[str, str] = {}
+    done = 0
+    while True:
+        want = page_size if limit is None else min(page_size, limit - done)
+        page = store.query(query, limit=want, cursor=cursor)
+        for summary in page.items:
+            done += 1
+            try:
+                session = store.get(summary.id)
+            except SessionCorruptedError as exc:
+                logger.debug("session %r unreadable", summary.id, exc_info=True)
+                unreadable[summary.id] = str(exc)
+                session = None
+            if session is not None:
+                overviews.append(SessionOverview.of(session))
+            if progress is not None:
+                progress(done, 0)
+        cursor = page.next_cursor
+        if cursor is None or (limit is not None and done >= limit):
+            return overviews, unreadable, cursor

@@ -13,7 +13,6 @@ if TYPE_CHECKING:
     from a2a_session_manager.exporters import SessionSpanProcessor
 
 
-
 class Runtime:
     """Read on every span start; replaced attributes, never locks.
 

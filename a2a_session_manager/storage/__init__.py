@@ -1,7 +1,12 @@
 """Session stores: one protocol, memory / file / Redis implementations, the
 application's current store, and a URL factory. Nothing here imports OTel."""
 
-from a2a_session_manager.storage.base import BaseSessionStore, SessionStore
+from a2a_session_manager.storage.base import (
+    AsyncSessionReader,
+    BaseSessionStore,
+    SearchableSessionStore,
+    SessionStore,
+)
 from a2a_session_manager.storage.changes import SessionChanges
 from a2a_session_manager.storage.errors import (
     EventOrderError,
@@ -15,20 +20,32 @@ from a2a_session_manager.storage.factory import UnknownStoreURLError, create_sto
 from a2a_session_manager.storage.file import FileSessionStore, create_file_session_store
 from a2a_session_manager.storage.memory import InMemorySessionStore
 from a2a_session_manager.storage.provider import SessionStoreProvider
+from a2a_session_manager.storage.query import (
+    InvalidCursorError,
+    Page,
+    SessionQuery,
+    SessionSummary,
+)
 from a2a_session_manager.storage.redis import RedisSessionStore, create_redis_session_store
 
 __all__ = [
+    "AsyncSessionReader",
     "BaseSessionStore",
     "EventOrderError",
     "FileSessionStore",
     "InMemorySessionStore",
+    "InvalidCursorError",
     "InvalidSessionIdError",
+    "Page",
     "RedisSessionStore",
+    "SearchableSessionStore",
     "SessionChanges",
     "SessionCorruptedError",
     "SessionNotFoundError",
+    "SessionQuery",
     "SessionStore",
     "SessionStoreProvider",
+    "SessionSummary",
     "StoreError",
     "StoreUnavailableError",
     "UnknownStoreURLError",

@@ -22,6 +22,7 @@ index's tokens and cost, though the session holds it once.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -171,7 +172,14 @@ class FileIndex:
         """The folded index, brought up to date; call with ``lock`` held."""
         found = read_log_from(self.path, self._offset)
         if found is None:
-            self.append(b"")  # creates it from the logs
+            try:
+                self.append(b"")  # creates it from the logs
+            except PermissionError:
+                # A reader that may not write here: index the logs in memory.
+                index = SummaryIndex()
+                for summary in self._rebuild():
+                    index.put(summary)
+                return index
             found = read_log_from(self.path, 0)
             if found is None:
                 return self._index
@@ -211,10 +219,8 @@ class FileIndex:
             tail = content[self._offset :]
             for line in tail[: tail.rfind(b"\n") + 1].splitlines():
                 if line:
-                    try:
+                    with contextlib.suppress(ValueError, KeyError, TypeError, AssertionError):
                         _fold(index, line)
-                    except (ValueError, KeyError, TypeError, AssertionError):
-                        pass
             lines = [summary_line(s) for s in map(index.get, list(index.ids())) if s]
             return b"".join(lines)
 

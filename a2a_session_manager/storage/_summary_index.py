@@ -147,7 +147,9 @@ class SummaryIndex:
                     del self._children[old.parent_id]
 
     # -- reads ---------------------------------------------------------------
-    def list_page(self, prefix: str = "", limit: int | None = None, cursor: str | None = None) -> Page[str]:
+    def list_page(
+        self, prefix: str = "", limit: int | None = None, cursor: str | None = None
+    ) -> Page[str]:
         check_limit(limit)
         last = list_position(cursor)
         if last is not None and last >= prefix:
@@ -181,7 +183,10 @@ class SummaryIndex:
             if len(children) < min(map(len, drivers)):
                 keys = iter(
                     sorted(
-                        ((time_key(s.updated_at), s.id) for s in map(self._summaries.__getitem__, children)),
+                        (
+                            (time_key(s.updated_at), s.id)
+                            for s in map(self._summaries.__getitem__, children)
+                        ),
                         reverse=True,
                     )
                 )

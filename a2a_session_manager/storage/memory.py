@@ -8,8 +8,16 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from a2a_session_manager.models.hierarchy import ParentLink
+from a2a_session_manager.models.session import Session
+from a2a_session_manager.models.session_event import SessionEvent
+from a2a_session_manager.models.session_metadata import SessionMetadata
+from a2a_session_manager.models.session_run import SessionRun
+from a2a_session_manager.models.token_usage import TokenSummary
 from a2a_session_manager.storage._summary_index import SummaryIndex, SummaryUpdate
-from a2a_session_manager.storage.base import as_query
+from a2a_session_manager.storage.base import BaseSessionStore, as_query
+from a2a_session_manager.storage.changes import SessionChanges, mark_persisted, merge_metadata
+from a2a_session_manager.storage.errors import validate_session_id
 from a2a_session_manager.storage.query import (
     EventTotals,
     Page,
@@ -17,16 +25,6 @@ from a2a_session_manager.storage.query import (
     SessionSummary,
     run_failed,
 )
-
-from a2a_session_manager.models.hierarchy import ParentLink
-from a2a_session_manager.models.session import Session
-from a2a_session_manager.models.session_event import SessionEvent
-from a2a_session_manager.models.session_metadata import SessionMetadata
-from a2a_session_manager.models.session_run import SessionRun
-from a2a_session_manager.models.token_usage import TokenSummary
-from a2a_session_manager.storage.base import BaseSessionStore
-from a2a_session_manager.storage.changes import SessionChanges, mark_persisted, merge_metadata
-from a2a_session_manager.storage.errors import validate_session_id
 
 
 def _copied(values: dict[str, Any]) -> dict[str, Any]:

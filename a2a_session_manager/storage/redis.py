@@ -8,8 +8,9 @@ metadata and state and adds children atomically on the server, then refreshes
 the TTL of every key of the session. Nothing is ever rewritten whole, so
 several processes writing one session lose nothing and never double an event.
 
-Sessions are listed from an index (a sorted set of ids by creation time,
-pruned lazily of sessions that expired), never with ``KEYS``.
+Sessions are listed and queried from an index spread over shards (layout in
+``_redis_keys``, reads in ``_redis_index``), never with ``KEYS``; the script
+keeps each session's summary, and the index follows it after every write.
 
 redis-py is an optional extra (``pip install a2a-session-manager[redis]``);
 it is imported only when a store is created.
@@ -17,10 +18,10 @@ it is imported only when a store is created.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
@@ -28,17 +29,36 @@ from pydantic import BaseModel
 
 from a2a_session_manager.models.hierarchy import ParentLink
 from a2a_session_manager.models.session import Session
+from a2a_session_manager.models.session_event import SessionEvent
 from a2a_session_manager.models.session_metadata import SessionMetadata
 from a2a_session_manager.models.token_usage import TokenSummary
 from a2a_session_manager.storage._redis_errors import translate_redis_errors
-from a2a_session_manager.storage._redis_keys import SessionKeys, index_key, session_keys
+from a2a_session_manager.storage._redis_index import (
+    Step,
+    arun_plan,
+    index_commands,
+    list_plan,
+    query_plan,
+    run_plan,
+    summary_plan,
+    unindex_commands,
+)
+from a2a_session_manager.storage._redis_keys import SessionKeys, session_keys
 from a2a_session_manager.storage._redis_scripts import APPLY_SCRIPT, APPLY_SCRIPT_SHA
-from a2a_session_manager.storage.base import BaseSessionStore
+from a2a_session_manager.storage.base import BaseSessionStore, as_query
 from a2a_session_manager.storage.changes import SessionChanges, mark_persisted
 from a2a_session_manager.storage.errors import (
     InvalidSessionIdError,
     SessionCorruptedError,
     validate_session_id,
+)
+from a2a_session_manager.storage.query import (
+    Page,
+    SessionQuery,
+    SessionSummary,
+    event_has_error,
+    run_failed,
+    time_key,
 )
 from a2a_session_manager.storage.serialization import (
     events_from_json_lines,
@@ -58,7 +78,6 @@ _INSTALL_HINT = "the Redis session store needs redis-py: pip install a2a-session
 # the (single-threaded) server; a bigger write becomes several calls in the
 # same pipeline, each idempotent.
 _EVENTS_PER_CALL = 1000
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 ScriptArg = str | int
 
@@ -66,6 +85,7 @@ ScriptArg = str | int
 def _import_redis() -> ModuleType:
     try:
         import redis
+        import redis.asyncio
     except ImportError as exc:
         raise ImportError(_INSTALL_HINT) from exc
     return redis
@@ -91,6 +111,13 @@ def _bounded(connection_kwargs: dict[str, Any]) -> dict[str, Any]:
     return connection_kwargs
 
 
+def _async_twin(make: Callable[..., Any], *args: Any, **kwargs: Any) -> Callable[[], Any]:
+    """A factory of asyncio clients made like the store's own client (the sync
+    ``retry`` object does not fit them: theirs is redis-py's default)."""
+    kwargs = {k: v for k, v in kwargs.items() if k != "retry"}
+    return lambda: make(*args, **kwargs)
+
+
 def _default_retry() -> Any:
     # redis-py's default retries for seconds; a store should fail fast so the
     # caller (the exporter's buffer) decides. One retry still rides over a
@@ -99,14 +126,6 @@ def _default_retry() -> Any:
     from redis.retry import Retry
 
     return Retry(ExponentialBackoff(cap=0.2, base=0.02), retries=2)
-
-
-def _sort_key(moment: datetime) -> int:
-    """Integer microseconds since the epoch (naive times are taken as UTC)."""
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    delta = moment - _EPOCH
-    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
 
 
 def _text(value: bytes | str) -> str:
@@ -145,9 +164,9 @@ def _metadata_args(metadata: SessionMetadata) -> tuple[list[ScriptArg], list[tup
     doc = json.loads(to_json(metadata))
     times: list[ScriptArg] = [
         doc["created_at"],
-        _sort_key(metadata.created_at),
+        time_key(metadata.created_at),
         doc["updated_at"],
-        _sort_key(metadata.updated_at),
+        time_key(metadata.updated_at),
     ]
     props = [
         (key, json.dumps(value, ensure_ascii=False)) for key, value in doc["properties"].items()
@@ -164,8 +183,9 @@ def _script_args(
     parent_link: ParentLink = ParentLink.LOCAL,
     props: Sequence[tuple[str, str]] = (),
     state: Sequence[tuple[str, str]] = (),
-    events: Sequence[tuple[str, str]] = (),
+    events: Sequence[tuple[str, str, str, str, str]] = (),
     runs: Sequence[tuple[str, str]] = (),
+    failed: bool = False,
     children: Sequence[str] = (),
     unset_props: Sequence[str] = (),
     unset_state: Sequence[str] = (),
@@ -183,11 +203,17 @@ def _script_args(
         len(children),
         len(unset_props),
         len(unset_state),
+        "1" if failed else "0",
     ]
-    for pairs in (props, state, events, runs):
+    for pairs in (props, state):
         for key, value in pairs:
             args.append(key)
             args.append(value)
+    for event in events:
+        args.extend(event)
+    for key, value in runs:
+        args.append(key)
+        args.append(value)
     args.extend(children)
     args.extend(unset_props)
     args.extend(unset_state)
@@ -222,6 +248,7 @@ class RedisSessionStore(BaseSessionStore):
         expiration_seconds: int | None = None,
         *,
         close_client: bool = False,
+        async_client_factory: Callable[[], Any] | None = None,
     ) -> None:
         if expiration_seconds is not None and expiration_seconds <= 0:
             raise ValueError(
@@ -232,7 +259,8 @@ class RedisSessionStore(BaseSessionStore):
         self._prefix = key_prefix
         self._ttl = expiration_seconds or 0
         self._close_client = close_client
-        self._index = index_key(key_prefix)
+        self._async_factory = async_client_factory
+        self._async_clients: dict[int, Any] = {}
 
     @classmethod
     def from_url(
@@ -249,7 +277,10 @@ class RedisSessionStore(BaseSessionStore):
         ``DEFAULT_SOCKET_CONNECT_TIMEOUT`` apply (never "wait forever")."""
         redis = _import_redis()
         client = redis.Redis.from_url(url, **_bounded(connection_kwargs))
-        return cls(client, key_prefix, expiration_seconds, close_client=True)
+        twin = _async_twin(redis.asyncio.Redis.from_url, url, **connection_kwargs)
+        return cls(
+            client, key_prefix, expiration_seconds, close_client=True, async_client_factory=twin
+        )
 
     @property
     def client(self) -> Redis[Any]:
@@ -271,7 +302,7 @@ class RedisSessionStore(BaseSessionStore):
         parent_id = changes.parent_id if changes.parent_id != session_id else None
         if parent_id:
             validate_session_id(parent_id)
-        events = [(event.id, to_json(event)) for event in changes.events]
+        events = [_event_entry(event) for event in changes.events]
         runs = [(run.id, to_json(run)) for run in changes.runs]
 
         calls: list[tuple[SessionKeys, list[ScriptArg]]] = [
@@ -287,6 +318,7 @@ class RedisSessionStore(BaseSessionStore):
                     state=_json_values(changes.state),
                     events=events[:_EVENTS_PER_CALL],
                     runs=runs,
+                    failed=any(run_failed(run) for run in changes.runs),
                     children=changes.child_ids,
                     unset_props=changes.removed_properties,
                     unset_state=changes.removed_state,
@@ -298,7 +330,7 @@ class RedisSessionStore(BaseSessionStore):
             calls.append(
                 (keys, _script_args(ttl=self._ttl, merge=False, times=times, events=chunk))
             )
-        index_scores = {session_id: int(times[1])}
+        written = [session_id] * len(calls)
         if parent_id and changes.parent_link == ParentLink.LOCAL:
             # The parent gets the child, and exists from now on (as in memory);
             # a parent claimed by a remote caller is never written to.
@@ -311,16 +343,22 @@ class RedisSessionStore(BaseSessionStore):
                     ),
                 )
             )
-            index_scores[parent_id] = int(parent_times[1])
+            written.append(parent_id)
 
         def build(pipe: Pipeline[Any]) -> None:
             for call_keys, args in calls:
                 pipe.evalsha(APPLY_SCRIPT_SHA, len(call_keys), *call_keys, *args)
-            # LT: a session's score stays its earliest known creation time.
-            pipe.zadd(self._index, index_scores, lt=True)  # type: ignore[arg-type]
 
         with translate_redis_errors("write session"):
-            self._run_scripted(build)
+            replies = self._run_scripted(build)
+            # The index follows what the scripts report (a second round trip:
+            # in a cluster the index shards live in other slots). A writer
+            # that dies in between leaves the index one write behind, until
+            # that session's next write; reads check every entry anyway.
+            commands = []
+            for sid, reply in zip(written, replies, strict=True):
+                commands += index_commands(self._prefix, sid, reply)
+            run_plan(self._client, _steps(Step(commands)))
 
     def _run_scripted(self, build: Callable[[Pipeline[Any]], None]) -> list[Any]:
         """Run a pipeline of script calls in one round trip, loading the
@@ -349,9 +387,11 @@ class RedisSessionStore(BaseSessionStore):
             raw_parent, link = self._client.hmget(keys.meta, ["parent_id", "parent_link"])
             parent_ids = _ids([raw_parent or ""], keys.meta)
             parent_id = parent_ids[0] if parent_ids else None
+            props = self._client.hgetall(keys.props)
             pipe = self._client.pipeline(transaction=False)
             pipe.delete(*keys)
-            pipe.zrem(self._index, session_id)
+            for name, args, kwargs in unindex_commands(self._prefix, session_id, props):
+                getattr(pipe, name)(*args, **kwargs)
             if parent_id and ParentLink.parse(link and _text(link)) == ParentLink.LOCAL:
                 pipe.zrem(self._keys(parent_id).children, session_id)
             pipe.execute()
@@ -360,17 +400,27 @@ class RedisSessionStore(BaseSessionStore):
     def get(self, session_id: str) -> Session | None:
         if not _is_valid_id(session_id):
             return None
-        keys = self._keys(session_id)
         with translate_redis_errors("read session"):
-            # MULTI/EXEC: one round trip and one consistent snapshot.
-            pipe = self._client.pipeline(transaction=True)
-            pipe.hgetall(keys.meta)
-            pipe.hgetall(keys.props)
-            pipe.hgetall(keys.state)
-            pipe.lrange(keys.events, 0, -1)
-            pipe.lrange(keys.runs, 0, -1)
-            pipe.zrange(keys.children, 0, -1)
-            meta, props, state, events, runs, children = pipe.execute()
+            replies = run_plan(self._client, _steps(self._read_step(session_id)))
+        return self._session_from(session_id, replies)
+
+    def _read_step(self, session_id: str) -> Step:
+        keys = self._keys(session_id)
+        # MULTI/EXEC: one round trip and one consistent snapshot.
+        return Step(
+            [
+                ("hgetall", (keys.meta,), {}),
+                ("hgetall", (keys.props,), {}),
+                ("hgetall", (keys.state,), {}),
+                ("lrange", (keys.events, 0, -1), {}),
+                ("lrange", (keys.runs, 0, -1), {}),
+                ("zrange", (keys.children, 0, -1), {}),
+            ],
+            transaction=True,
+        )
+
+    def _session_from(self, session_id: str, replies: list[Any]) -> Session | None:
+        meta, props, state, events, runs, children = replies
         if not meta:
             return None
         try:
@@ -431,27 +481,129 @@ class RedisSessionStore(BaseSessionStore):
             members = self._client.zrange(key, 0, -1)
         return _ids(members, key)
 
-    def list_sessions(self, prefix: str = "") -> list[str]:
-        """Ids starting with ``prefix``, oldest first; drops expired ids from the index."""
+    # -- listing and queries ----------------------------------------------
+    def list_page(
+        self, prefix: str = "", *, limit: int | None = None, cursor: str | None = None
+    ) -> Page[str]:
+        """Ids in code-point order; ids of expired sessions leave the index."""
         with translate_redis_errors("list sessions"):
-            members = self._client.zrange(self._index, 0, -1)
-            candidates = [sid for sid in _ids(members, self._index) if sid.startswith(prefix)]
-            if not candidates:
-                return []
-            pipe = self._client.pipeline(transaction=False)
-            for sid in candidates:
-                pipe.exists(self._keys(sid).meta)
-            alive = pipe.execute()
-            gone = [sid for sid, present in zip(candidates, alive, strict=True) if not present]
-            if gone:
-                # A writer re-adds its session to the index on every write, so
-                # racing one here costs at most a listing until its next write.
-                self._client.zrem(self._index, *gone)
-        return [sid for sid, present in zip(candidates, alive, strict=True) if present]
+            page: Page[str] = run_plan(self._client, list_plan(self._prefix, prefix, limit, cursor))
+        return page
+
+    def query(
+        self,
+        query: SessionQuery | None = None,
+        *,
+        limit: int | None = None,
+        cursor: str | None = None,
+        **conditions: Any,
+    ) -> Page[SessionSummary]:
+        plan = query_plan(self._prefix, as_query(query, conditions), limit, cursor)
+        with translate_redis_errors("query sessions"):
+            page: Page[SessionSummary] = run_plan(self._client, plan)
+        return page
+
+    def summary(self, session_id: str) -> SessionSummary | None:
+        if not _is_valid_id(session_id):
+            return None
+        with translate_redis_errors("read summary"):
+            found: SessionSummary | None = run_plan(
+                self._client, summary_plan(self._prefix, session_id)
+            )
+        return found
+
+    # -- async reads (redis-py's asyncio client when the store made its client)
+    def _async_client(self) -> Any:
+        loop = asyncio.get_running_loop()
+        client = self._async_clients.get(id(loop))
+        if client is None:
+            assert self._async_factory is not None
+            # One client per event loop: asyncio connections belong to the
+            # loop that opened them.
+            client = self._async_clients[id(loop)] = self._async_factory()
+        return client
+
+    async def aget(self, session_id: str) -> Session | None:
+        if self._async_factory is None:
+            return await super().aget(session_id)
+        if not _is_valid_id(session_id):
+            return None
+        with translate_redis_errors("read session"):
+            replies = await arun_plan(self._async_client(), _steps(self._read_step(session_id)))
+        return self._session_from(session_id, replies)
+
+    async def aexists(self, session_id: str) -> bool:
+        if self._async_factory is None:
+            return await super().aexists(session_id)
+        if not _is_valid_id(session_id):
+            return False
+        with translate_redis_errors("check session"):
+            return bool(await self._async_client().exists(self._keys(session_id).meta))
+
+    async def achildren(self, session_id: str) -> list[str]:
+        if self._async_factory is None:
+            return await super().achildren(session_id)
+        if not _is_valid_id(session_id):
+            return []
+        key = self._keys(session_id).children
+        with translate_redis_errors("read children"):
+            members = await self._async_client().zrange(key, 0, -1)
+        return _ids(members, key)
+
+    async def alist_page(
+        self, prefix: str = "", *, limit: int | None = None, cursor: str | None = None
+    ) -> Page[str]:
+        if self._async_factory is None:
+            return await super().alist_page(prefix, limit=limit, cursor=cursor)
+        with translate_redis_errors("list sessions"):
+            page: Page[str] = await arun_plan(
+                self._async_client(), list_plan(self._prefix, prefix, limit, cursor)
+            )
+        return page
+
+    async def aquery(
+        self,
+        query: SessionQuery | None = None,
+        *,
+        limit: int | None = None,
+        cursor: str | None = None,
+        **conditions: Any,
+    ) -> Page[SessionSummary]:
+        if self._async_factory is None:
+            return await super().aquery(query, limit=limit, cursor=cursor, **conditions)
+        plan = query_plan(self._prefix, as_query(query, conditions), limit, cursor)
+        with translate_redis_errors("query sessions"):
+            page: Page[SessionSummary] = await arun_plan(self._async_client(), plan)
+        return page
 
     def close(self) -> None:
         if self._close_client:
             self._client.close()
+        # Async clients are dropped, not closed: closing needs their loop,
+        # which may be gone; their connections close when collected.
+        self._async_clients.clear()
+
+
+def _steps(*steps: Step) -> Any:
+    """A plan of fixed steps that returns the last step's replies."""
+    replies: list[Any] = []
+    for step in steps:
+        replies = yield step
+    return replies
+
+
+def _event_entry(event: SessionEvent) -> tuple[str, str, str, str, str]:
+    """(id, JSON, tokens, cost, error flag): what the script appends and adds up."""
+    usage = event.token_usage
+    tokens = usage.total_tokens if usage is not None else 0
+    cost = (usage.estimated_cost_usd or 0.0) if usage is not None else 0.0
+    return (
+        event.id,
+        to_json(event),
+        str(tokens),
+        repr(cost) if cost else "0",
+        "1" if event_has_error(event) else "0",
+    )
 
 
 def create_redis_session_store(
@@ -475,7 +627,13 @@ def create_redis_session_store(
     if client is not None:
         return RedisSessionStore(client, key_prefix, expiration_seconds)
     redis = _import_redis()
-    own_client = redis.Redis(
-        host=host, port=port, db=db, password=password, ssl=ssl, **_bounded(connection_kwargs)
+    options = dict(host=host, port=port, db=db, password=password, ssl=ssl)
+    options.update(_bounded(connection_kwargs))
+    own_client = redis.Redis(**options)
+    return RedisSessionStore(
+        own_client,
+        key_prefix,
+        expiration_seconds,
+        close_client=True,
+        async_client_factory=_async_twin(redis.asyncio.Redis, **options),
     )
-    return RedisSessionStore(own_client, key_prefix, expiration_seconds, close_client=True)
