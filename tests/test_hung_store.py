@@ -8,10 +8,13 @@ server resumes, shutdown returns, and a process exits.
 
 from __future__ import annotations
 
+import os
+import signal
 import subprocess
 import sys
 import textwrap
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -155,3 +158,44 @@ def test_every_redis_client_we_create_has_finite_timeouts(redis_url: str) -> Non
         assert (kwargs["socket_timeout"], kwargs["socket_connect_timeout"]) == (1.5, 0.5)
     with pytest.raises(UnknownStoreURLError):
         asm.create_store(f"{redis_url}?socket_timeout=0")
+
+
+def test_a_fork_while_the_writer_is_stuck_neither_waits_nor_hangs(
+    clean_otel: None, redis_server: RedisServer
+) -> None:
+    store = asm.create_store(redis_server.url)
+    handle = asm.configure(store=store, tracer_provider=TracerProvider(), flush_deadline=0.2)
+    try:
+        store.exists("warm")
+        redis_server.pause()
+        with asm.session("parent"), asm.run("r"):
+            asm.record_event("stuck in the parent")
+        assert handle.stats()["late"] >= 1  # the parent's writer is inside a store call
+        pid = os.fork()
+        if pid == 0:
+            code = 1
+            try:
+                with asm.session("child"), asm.run("r"):  # fresh writer; returns late
+                    asm.record_event("child")
+                code = 0 if handle.stats()["late"] == 2 else 3  # its own counts: run, session
+            finally:
+                os._exit(code)
+        deadline = time.monotonic() + JOIN_TIMEOUT
+        while time.monotonic() < deadline:
+            done, status = os.waitpid(pid, os.WNOHANG)
+            if done:
+                break
+            time.sleep(0.05)
+        else:
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+            pytest.fail("the forked child hung")
+        assert os.waitstatus_to_exitcode(status) == 0
+        redis_server.resume()
+        assert handle.force_flush(60_000)
+        stored = store.get("parent")
+        assert stored is not None
+        assert [e.message for e in stored.events] == ["stuck in the parent"]
+    finally:
+        redis_server.resume()
+        assert _returns(handle.shutdown)

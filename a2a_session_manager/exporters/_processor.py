@@ -439,8 +439,8 @@ class SessionSpanProcessor(SpanProcessor):
         # Pause the writer between two writes, so no store lock, file lock or
         # half-written connection is copied into the child; bounded, since a
         # hung store must not block the fork.
-        if self._is_writer_thread():
-            return
+        if self._is_writer_thread() or self._stalled:
+            return  # a writer stuck in store I/O: waiting for it would only delay the fork
         self._fork_held = self._flush_lock.acquire(timeout=_FORK_WAIT)
 
     def after_fork_in_parent(self) -> None:
