@@ -22,11 +22,14 @@ from typing import Any
 
 import openai
 from openai.types.chat import ChatCompletion, ChatCompletionChunk
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 import a2a_session_manager as asm
+from a2a_session_manager.exporters._metrics import GenAIMetricsProcessor
 from a2a_session_manager.instrumentation.openai import OpenAIInstrumentor
 from a2a_session_manager.instrumentation.openai._stream import ChatAccumulator, SyncStreamProxy
 from a2a_session_manager.instrumentation.openai._wrappers import CHAT, sync_wrapper
@@ -51,6 +54,17 @@ MESSAGES: Any = [
 CANNED = json.loads(
     (Path(__file__).with_name("peers") / "chat_completion.json").read_text(encoding="utf-8")
 )
+
+
+def metered_provider(handle: Handle) -> TracerProvider:
+    """The same session processor with GenAI metrics on: a provider of its own,
+    so the other variants record no metrics."""
+    provider = TracerProvider()
+    assert handle.processor is not None
+    provider.add_span_processor(handle.processor)
+    meters = MeterProvider(metric_readers=[InMemoryMetricReader()])
+    provider.add_span_processor(GenAIMetricsProcessor(meters))
+    return provider
 
 
 def bench_wrapper(handle: Handle, store: InMemorySessionStore) -> tuple[dict[str, float], int]:
@@ -89,13 +103,36 @@ def bench_wrapper(handle: Handle, store: InMemorySessionStore) -> tuple[dict[str
         traced(create, instance, (), kwargs)
         handle.force_flush()
 
+    metered = sync_wrapper(
+        metered_provider(handle).get_tracer("a2a_session_manager.instrumentation.openai"), CHAT
+    )
+
+    def ours_metrics() -> None:
+        metered(create, instance, (), kwargs)
+
     with asm.session("bench-openai-wrapper"):
         result = interleaved(
-            {"bare": bare, "floor": floor, "ours": ours, "ours_stored": ours_stored},
+            {
+                "bare": bare,
+                "floor": floor,
+                "ours": ours,
+                "ours_metrics": ours_metrics,
+                "ours_stored": ours_stored,
+            },
             calls=2_000,
             repeats=15,
             warmup=200,
         )
+        # What the caller's thread pays (metrics are recorded by a background
+        # thread, which a back-to-back loop keeps busy: the wall times above).
+        cpu = interleaved(
+            {"bare": bare, "ours": ours, "ours_metrics": ours_metrics},
+            calls=2_000,
+            repeats=9,
+            warmup=200,
+            clock=time.thread_time_ns,
+        )
+        result.update({f"cpu_{key}": value for key, value in cpu.items()})
     stored = store.get("bench-openai-wrapper")
     return result, len(stored.events) if stored else 0
 
@@ -109,46 +146,59 @@ def bench_calls(
     floor_provider.add_span_processor(SimpleSpanProcessor(floor_exporter))
     floor_tracer = floor_provider.get_tracer("floor")
     instrumentor = OpenAIInstrumentor()
-    state = {"on": False}
+    metered = metered_provider(handle)
+    state: dict[str, Any] = {"on": None}
 
-    def toggle(on: bool) -> None:  # only when the variant changes, once per block
-        if on and not state["on"]:
-            instrumentor.instrument(tracer_provider=handle.tracer_provider)
-        elif not on and state["on"]:
+    def toggle(on: Any) -> None:  # only when the variant changes, once per block
+        if on is state["on"]:
+            return
+        if state["on"] is not None:
             instrumentor.uninstrument()
+        if on is not None:
+            instrumentor.instrument(tracer_provider=on)
         state["on"] = on
 
     def create() -> Any:
         return client.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES)
 
     def bare() -> None:
-        toggle(False)
+        toggle(None)
         create()
 
     def floor() -> None:
-        toggle(False)
+        toggle(None)
         with floor_tracer.start_as_current_span("chat gpt-4o-mini"):
             create()
         floor_exporter.clear()
 
     def ours() -> None:
-        toggle(True)
+        toggle(handle.tracer_provider)
+        create()
+
+    def ours_metrics() -> None:
+        toggle(metered)
         create()
 
     def ours_stored() -> None:
-        toggle(True)
+        toggle(handle.tracer_provider)
         create()
         handle.force_flush()  # the session written before the next call
 
     session_id = f"bench-openai-{calls}"
     with asm.session(session_id):
         result = interleaved(
-            {"bare": bare, "floor": floor, "ours": ours, "ours_stored": ours_stored},
+            {
+                "bare": bare,
+                "floor": floor,
+                "ours": ours,
+                "ours_metrics": ours_metrics,
+                "ours_stored": ours_stored,
+            },
             calls=calls,
             repeats=repeats,
             warmup=20,
         )
-    toggle(False)
+    toggle(None)
     stored = store.get(session_id)
     return result, len(stored.events) if stored else 0
 
@@ -164,10 +214,25 @@ def call_rows(title: str, result: dict[str, float], recorded: int) -> list[str]:
     ]
     for key, label in (
         ("ours", "`OpenAIInstrumentor` (span; session written in the background)"),
+        ("ours_metrics", "`OpenAIInstrumentor` + GenAI metrics (recorded in the background)"),
         ("ours_stored", "`OpenAIInstrumentor` + session written before the next call"),
     ):
+        if key not in result:
+            continue
         added = result[key] - result["bare"]
         rows.append(f"| {label} | {added:.1f} | {added / floor_added:.2f}× |")
+    if "ours_metrics" in result:
+        on, off = result["ours_metrics"] - result["bare"], result["ours"] - result["bare"]
+        rows += ["", f"GenAI metrics on / off, wall time per call: {on / off:.2f}×"]
+        if "cpu_ours_metrics" in result:
+            cpu_on = result["cpu_ours_metrics"] - result["cpu_bare"]
+            cpu_off = result["cpu_ours"] - result["cpu_bare"]
+            rows[-1] += (
+                f"; the caller's thread CPU per call: {cpu_off:.1f} µs off, {cpu_on:.1f} µs on, "
+                f"{cpu_on / cpu_off:.2f}× (target ≤ 1.20×)."
+            )
+        else:
+            rows[-1] += "."
     return rows
 
 

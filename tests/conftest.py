@@ -15,6 +15,7 @@ pytest_plugins: list[str] = [
     "tests.support.anthropic_server",
     "tests.support.redis_server",
     "tests.support.otlp_receiver",
+    "tests.support.otlp_metrics_receiver",
     "tests.support.otel",
     "tests.support.peers",
 ]

@@ -152,6 +152,7 @@ def test_session_from_deferred_content_equals_the_one_from_json_attributes(
                 semconv.GEN_AI_RESPONSE_ID,
                 semconv.SESSION_ID,
                 semconv.GEN_AI_CONVERSATION_ID,
+                semconv.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK,
             ):
                 assert (deferred.attributes or {}).get(key) == value, key
 

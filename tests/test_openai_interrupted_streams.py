@@ -152,7 +152,7 @@ async def test_async_cut_and_abandoned(
         break
     await left.close()
     by_stream = {
-        a[semconv.GEN_AI_REQUEST_STREAM] and a[semconv.A2A_STREAM_INTERRUPTED]: s
+        a.get(semconv.GEN_AI_REQUEST_STREAM) and a[semconv.A2A_STREAM_INTERRUPTED]: s
         for s in openai_spans.get_finished_spans()
         for a in [attrs(s)]
     }

@@ -318,7 +318,7 @@ def test_with_streaming_response_body_read_as_bytes_is_recorded(
     assert b"chatcmpl-" in body
     a = attrs(only_span(openai_spans))
     assert a[semconv.GEN_AI_REQUEST_MODEL] == "gpt-4o-mini"
-    assert a[semconv.GEN_AI_REQUEST_STREAM] is stream
+    assert a.get(semconv.GEN_AI_REQUEST_STREAM, False) is stream
     assert a[semconv.GEN_AI_RESPONSE_FINISH_REASONS] == ("stop",)
     assert semconv.A2A_STREAM_INTERRUPTED not in a
     text_part = {"type": "text", "content": "This is a test."}

@@ -185,3 +185,36 @@ def otlp_processor(
             exporter, capture_content=capture_content and content_on_spans(), redact=redact
         )
     )
+
+
+def _metrics_url(endpoint: str) -> str:
+    """The collector's metrics URL for ``configure(otlp_endpoint=...)`` (its base
+    URL or its traces URL)."""
+    base = endpoint.rstrip("/")
+    if base.endswith("/v1/traces"):
+        base = base[: -len("/v1/traces")]
+    return base if base.endswith("/v1/metrics") else base + "/v1/metrics"
+
+
+def otlp_meter_provider(endpoint: str | None) -> Any:
+    """An SDK ``MeterProvider`` exporting over OTLP/HTTP (to ``endpoint``, else
+    where the ``OTEL_EXPORTER_OTLP_*`` variables say), or ``None`` when the
+    exporter package is not installed."""
+    try:
+        from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
+    except ImportError:
+        logger.error(
+            "OTLP metrics requested but opentelemetry-exporter-otlp-proto-http is not "
+            "installed; install a2a-session-manager[otlp]"
+        )
+        return None
+    from opentelemetry.sdk.metrics import MeterProvider
+    from opentelemetry.sdk.metrics.export import PeriodicExportingMetricReader
+    from opentelemetry.sdk.resources import Resource
+
+    exporter = (
+        OTLPMetricExporter(endpoint=_metrics_url(endpoint)) if endpoint else OTLPMetricExporter()
+    )
+    return MeterProvider(
+        metric_readers=[PeriodicExportingMetricReader(exporter)], resource=Resource.create()
+    )

@@ -7,7 +7,8 @@ Environment variables honoured:
 ``OTEL_SERVICE_NAME``        the service name of a provider we create.
 ``OTEL_EXPORTER_OTLP_*``     an endpoint turns on OTLP export (``[otlp]`` extra) from a
                              provider ``configure`` created; an application's provider
-                             exports its own spans (``otlp_endpoint=`` adds one anyway).
+                             exports its own spans (``otlp_endpoint=`` adds one anyway);
+                             GenAI metrics too, when no meter provider is set.
 ``OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT``
                              ``SPAN_ONLY`` / ``SPAN_AND_EVENT``: OTLP export carries
                              message content (``NO_CONTENT`` by default; other values
@@ -25,9 +26,11 @@ import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from opentelemetry.metrics import MeterProvider
 from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
 
 from a2a_session_manager.exporters._buffer import DEFAULT_MAX_BYTES, DEFAULT_MAX_ITEMS
+from a2a_session_manager.exporters._metrics import GenAIMetricsProcessor
 from a2a_session_manager.exporters._otlp import (
     OtlpSpanProcessor,
     otlp_configured,
@@ -38,6 +41,7 @@ from a2a_session_manager.exporters._processor import (
     DEFAULT_SHUTDOWN_TIMEOUT,
     SessionSpanProcessor,
 )
+from a2a_session_manager.sdk._meters import meter_provider_for
 from a2a_session_manager.sdk._provider import (
     OTLP_NOT_ADDED,
     forget_for_tests,
@@ -77,6 +81,9 @@ class Handle:
         self.tracer_provider = tracer_provider
         self.processor = processor
         self.otlp_processor = otlp
+        self.metrics_processor: GenAIMetricsProcessor | None = None
+        # A meter provider configure() made (and so flushes and shuts down).
+        self.own_meter_provider: Any = None
         self.shutdown_timeout = DEFAULT_SHUTDOWN_TIMEOUT
         self._shut = False
 
@@ -94,6 +101,12 @@ class Handle:
         if otlp is not None:
             flushed = run_bounded(lambda: otlp.force_flush(timeout_millis), timeout_millis / 1000)
             ok = flushed is True and ok
+        if self.metrics_processor is not None:
+            ok = self.metrics_processor.force_flush(timeout_millis) and ok
+        meters = self.own_meter_provider
+        if meters is not None:
+            flushed = run_bounded(lambda: meters.force_flush(timeout_millis), timeout_millis / 1000)
+            ok = flushed is True and ok
         return ok
 
     def shutdown(self) -> None:
@@ -110,6 +123,10 @@ class Handle:
         if otlp is not None:
             left = max(0.0, deadline - time.monotonic())
             run_bounded(otlp.shutdown, left)
+        if self.metrics_processor is not None:
+            self.metrics_processor.shutdown()
+        if self.own_meter_provider is not None:
+            run_bounded(self.own_meter_provider.shutdown, max(0.0, deadline - time.monotonic()))
         if RUNTIME.processor is self.processor:
             RUNTIME.processor = None
 
@@ -134,6 +151,24 @@ def _otlp_wanted(endpoint: str | None, provider: TracerProvider) -> bool:
         return True
     say_once("otlp-not-added", logging.INFO, OTLP_NOT_ADDED)
     return False
+
+
+def _attach_metrics(
+    handle: Handle,
+    provider: TracerProvider,
+    meter_provider: MeterProvider | None,
+    endpoint: str | None,
+) -> None:
+    """GenAI metrics through the application's meter provider (or one of ours,
+    see :func:`meter_provider_for`); once per handle."""
+    if handle.metrics_processor is not None:
+        return
+    found, made = meter_provider_for(meter_provider, owns(provider), endpoint)
+    if found is None:
+        return
+    handle.metrics_processor = GenAIMetricsProcessor(found)
+    handle.own_meter_provider = found if made else None
+    provider.add_span_processor(handle.metrics_processor)
 
 
 def run_bounded(call: Callable[[], Any], timeout: float) -> Any:
@@ -187,6 +222,7 @@ def configure(
     shutdown_timeout: float = DEFAULT_SHUTDOWN_TIMEOUT,
     record_unsampled: bool = True,
     remote_sessions: RemoteSessions = "deny",
+    meter_provider: MeterProvider | None = None,
 ) -> Handle:
     """Record sessions from OpenTelemetry spans. Safe to call again.
 
@@ -208,6 +244,13 @@ def configure(
     HIERARCHICAL prompt): ``"deny"`` (default), ``"allow"``, or
     ``policy(session_id, context) -> bool`` for services that authenticate
     their callers. Such a session is never written to, whatever the policy.
+
+    GenAI client metrics (the conventions' ``gen_ai.client.inference.*``
+    instruments and our cost counter) are recorded for our instrumentations'
+    calls through ``meter_provider``, else the global meter provider; when
+    neither is set, a ``configure`` that made the tracer provider and exports
+    over OTLP makes one exporting to the same collector. Otherwise no
+    metrics are recorded.
 
     Bounds (production guarantees): a returning outermost run or session
     waits at most ``flush_deadline`` seconds (default 5) for its write, then
@@ -237,6 +280,7 @@ def configure(
             )
             RUNTIME.capture_content = capture_content
             _reconfigure_otlp(_handle, provider, otlp_endpoint, redact, capture_content)
+            _attach_metrics(_handle, provider, meter_provider, otlp_endpoint)
             _instrument(instrument, provider)
             return _handle
         if _handle is not None:
@@ -265,6 +309,7 @@ def configure(
         RUNTIME.capture_content = capture_content
         _handle = Handle(provider, processor, otlp)
         _handle.shutdown_timeout = shutdown_timeout
+        _attach_metrics(_handle, provider, meter_provider, otlp_endpoint)
         if not _atexit_registered:
             atexit.register(_shutdown_at_exit)
             _atexit_registered = True

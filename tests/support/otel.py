@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pytest
-from opentelemetry import trace
+from opentelemetry import metrics, trace
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
@@ -25,13 +25,23 @@ def reset_trace_globals() -> None:
     trace._TRACER_PROVIDER = None
 
 
+def reset_metrics_globals() -> None:
+    """The global meter provider back to the API's proxy (as ``reset_trace_globals``)."""
+    internal = metrics._internal  # type: ignore[attr-defined]
+    internal._METER_PROVIDER_SET_ONCE = Once()
+    internal._METER_PROVIDER = None
+    internal._PROXY_METER_PROVIDER = internal._ProxyMeterProvider()
+
+
 @pytest.fixture
 def clean_otel() -> Iterator[None]:
     reset_for_tests()
     reset_trace_globals()
+    reset_metrics_globals()
     yield
     reset_for_tests()
     reset_trace_globals()
+    reset_metrics_globals()
 
 
 @dataclass

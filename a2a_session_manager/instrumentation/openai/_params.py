@@ -122,7 +122,8 @@ RESPONSES_PARAMETERS: dict[str, _Setter] = {
 
 
 def request_attributes(table: Mapping[str, _Setter], kwargs: Mapping[str, Any]) -> Attributes:
-    """The parameters of ``kwargs`` that ``table`` knows, plus the stream flag."""
+    """The parameters of ``kwargs`` that ``table`` knows, plus the stream flag
+    (set if and only if the request streams, as the conventions say)."""
     attributes: Attributes = {}
     deferred_text = None
     for key, value in kwargs.items():
@@ -135,5 +136,6 @@ def request_attributes(table: Mapping[str, _Setter], kwargs: Mapping[str, Any]) 
         setter(attributes, value)
     if deferred_text is not None:
         _text(attributes, deferred_text)
-    attributes[semconv.GEN_AI_REQUEST_STREAM] = kwargs.get("stream") is True
+    if kwargs.get("stream") is True:
+        attributes[semconv.GEN_AI_REQUEST_STREAM] = True
     return attributes

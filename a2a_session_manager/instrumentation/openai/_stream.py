@@ -21,6 +21,7 @@ Speed: every attribute read on a wrapt proxy subclass goes through wrapt's
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Mapping
 from types import TracebackType
 from typing import Any, Protocol
@@ -273,7 +274,15 @@ class _Broken:
 class StreamState:
     """One stream's span, accumulator and the wrapped stream's step function."""
 
-    __slots__ = ("accumulator", "add", "finished", "request_content", "span", "step")
+    __slots__ = (
+        "accumulator",
+        "add",
+        "finished",
+        "first_chunk_ns",
+        "request_content",
+        "span",
+        "step",
+    )
 
     def __init__(
         self,
@@ -284,7 +293,10 @@ class StreamState:
     ) -> None:
         self.span = span
         self.accumulator = accumulator
-        self.add = accumulator.add
+        # The first chunk notes its arrival time, then hands over to the
+        # accumulator: later chunks pay nothing for time to first chunk.
+        self.add = self._first_chunk
+        self.first_chunk_ns: int | None = None
         self.step = step  # the wrapped stream's bound __next__ / __anext__
         self.request_content = request_content
         self.finished = False
@@ -297,10 +309,29 @@ class StreamState:
         self.finished = True
         if how == semconv.STREAM_ABANDONED and self.accumulator.complete:
             how = None
-        attributes, content = self.accumulator.attributes, self._content()
+        attributes, content = self._attributes(), self._content()
         if how is not None:
             attributes, content = _interrupted(attributes, how), _interrupted_content(content, how)
         end_span(self.span, attributes, error, content)
+
+    def _first_chunk(self, item: Any) -> None:
+        self.first_chunk_ns = time.time_ns()
+        self.add = self.accumulator.add
+        self.add(item)
+
+    def _attributes(self) -> Callable[[], dict[str, Any]]:
+        """The accumulator's attributes, with the time to first chunk."""
+        accumulator, first = self.accumulator, self.first_chunk_ns
+        start = getattr(self.span, "start_time", None)
+        if first is None or not isinstance(start, int):
+            return accumulator.attributes
+
+        def attributes() -> dict[str, Any]:
+            values = accumulator.attributes()
+            values[semconv.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK] = max(first - start, 0) / 1e9
+            return values
+
+        return attributes
 
     def end_of_stream(self) -> None:
         self.finish()
