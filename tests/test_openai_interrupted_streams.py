@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import json
 from typing import Any
@@ -159,3 +160,49 @@ async def test_async_cut_and_abandoned(
     assert set(by_stream) == {"cut", "abandoned"}
     assert by_stream["cut"].status.status_code is StatusCode.ERROR
     assert by_stream["abandoned"].status.status_code is StatusCode.UNSET
+
+
+def test_read_timeout_mid_stream_is_a_cut(
+    openai_spans: InMemorySpanExporter,
+    openai_server: LocalOpenAIServer,
+    openai_client: openai.OpenAI,
+) -> None:
+    openai_server.queue(Reply("abcdefgh", chunk_chars=2, stall_after=3, stall=30))
+    stream = openai_client.with_options(timeout=1).chat.completions.create(
+        model="gpt-4o-mini", messages=USER, stream=True
+    )
+    with pytest.raises(openai.APITimeoutError):
+        for _ in stream:
+            pass
+    span = only_span(openai_spans)
+    assert span.status.status_code is StatusCode.ERROR
+    assert attrs(span)[semconv.A2A_STREAM_INTERRUPTED] == "cut"
+    assert attrs(span)[semconv.ERROR_TYPE] == "openai.APITimeoutError"
+    assert output(span)[0]["parts"] == [{"type": "text", "content": "abcd"}]
+
+
+async def test_task_cancelled_while_waiting_for_a_chunk_abandons_the_stream(
+    openai_spans: InMemorySpanExporter,
+    openai_server: LocalOpenAIServer,
+    async_openai_client: openai.AsyncOpenAI,
+) -> None:
+    openai_server.queue(Reply("abcdefgh", chunk_chars=2, stall_after=2, stall=30))
+    received = asyncio.Event()
+
+    async def read() -> None:
+        stream = await async_openai_client.chat.completions.create(
+            model="gpt-4o-mini", messages=USER, stream=True
+        )
+        async for chunk in stream:
+            if chunk.choices and chunk.choices[0].delta.content:
+                received.set()  # "ab": the next chunk stalls
+
+    task = asyncio.create_task(read())
+    await asyncio.wait_for(received.wait(), timeout=10)
+    task.cancel()  # it is suspended in the stream's __anext__: its only await
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    span = only_span(openai_spans)
+    assert attrs(span)[semconv.A2A_STREAM_INTERRUPTED] == "abandoned"
+    assert span.status.status_code is StatusCode.UNSET
+    assert output(span)[0]["parts"] == [{"type": "text", "content": "ab"}]

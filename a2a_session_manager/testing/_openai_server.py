@@ -36,7 +36,8 @@ Replies come from a queue (``queue(Reply(...), ErrorReply(429), ...)``), one per
 request in order; with the queue empty the answer is ``Reply("This is a
 test.")``. A ``Reply`` carries text and/or tool calls (arguments given as a
 value are sent as JSON; given as a ``str`` they are sent verbatim, malformed or
-not), and can ``delay`` its answer or ``cut_after`` N stream events (the
+not), and can ``delay`` its answer, ``stall_after`` N stream events for
+``stall`` seconds (a read timeout mid-stream), or ``cut_after`` N stream events (the
 socket is closed mid-body, as a broken connection would). ``ErrorReply``
 answers with an OpenAI error body (404 model not found, 429 with
 ``retry-after``, 500, ...). The model ``this-model-does-not-exist`` gets the
@@ -105,6 +106,8 @@ class Reply:
     reasoning_tokens: int = 0
     chunk_chars: int = 4  # characters per streamed text/arguments delta
     cut_after: int | None = None  # close the socket after this many stream events
+    stall_after: int | None = None  # pause the stream after this many events ...
+    stall: float = 0.0  # ... for this many seconds
     delay: float = 0.0  # seconds to wait before answering
 
 
@@ -522,11 +525,11 @@ class LocalOpenAIServer:
             return
         stream = body.get("stream") is True
         if chat and stream:
-            self._send_events(handler, self._chat_chunks(body, reply), reply.cut_after)
+            self._send_events(handler, self._chat_chunks(body, reply), reply)
         elif chat:
             self._send_json(handler, 200, self._chat_completion(body, reply), reply.cut_after)
         elif stream:
-            self._send_events(handler, self._responses_events(body, reply), reply.cut_after)
+            self._send_events(handler, self._responses_events(body, reply), reply)
         else:
             self._send_json(handler, 200, self._response(body, reply, "completed"), reply.cut_after)
 
@@ -568,7 +571,7 @@ class LocalOpenAIServer:
         self._send_json(handler, reply.status, _error_body(reply), headers=headers)
 
     def _send_events(
-        self, handler: _Handler, events: list[tuple[str | None, Any]], cut_after: int | None
+        self, handler: _Handler, events: list[tuple[str | None, Any]], reply: Reply
     ) -> None:
         handler.send_response(200)
         handler.send_header("Content-Type", "text/event-stream; charset=utf-8")
@@ -577,7 +580,10 @@ class LocalOpenAIServer:
         handler.send_header("x-request-id", _new_id("req_"))
         handler.end_headers()
         for sent, (name, data) in enumerate(events):
-            if cut_after is not None and sent >= cut_after:
+            if sent == reply.stall_after and self._stopping.wait(reply.stall):
+                self._abort(handler)  # stopped while stalled
+                return
+            if reply.cut_after is not None and sent >= reply.cut_after:
                 self._abort(handler)
                 return
             text = data if isinstance(data, str) else json.dumps(data, ensure_ascii=False)
