@@ -209,6 +209,20 @@ def test_cut_stream_raises_connection_error(
     assert len(received) == 3
 
 
+def test_stalled_stream_resumes_whole(
+    openai_server: LocalOpenAIServer, openai_client: openai.OpenAI
+) -> None:
+    openai_server.queue(Reply("stalled but whole", chunk_chars=4, stall_after=2, stall=0.05))
+    text = "".join(
+        chunk.choices[0].delta.content or ""
+        for chunk in openai_client.chat.completions.create(
+            model="gpt-4o-mini", messages=USER, stream=True
+        )
+        if chunk.choices
+    )
+    assert text == "stalled but whole"
+
+
 def test_responses_json_and_stream(
     openai_server: LocalOpenAIServer, openai_client: openai.OpenAI
 ) -> None:
