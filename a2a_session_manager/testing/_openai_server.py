@@ -525,11 +525,13 @@ class LocalOpenAIServer:
             return
         stream = body.get("stream") is True
         if chat and stream:
-            self._send_events(handler, self._chat_chunks(body, reply), reply)
+            events = self._chat_chunks(body, reply)
+            self._send_events(handler, events, reply.cut_after, reply.stall_after, reply.stall)
         elif chat:
             self._send_json(handler, 200, self._chat_completion(body, reply), reply.cut_after)
         elif stream:
-            self._send_events(handler, self._responses_events(body, reply), reply)
+            events = self._responses_events(body, reply)
+            self._send_events(handler, events, reply.cut_after, reply.stall_after, reply.stall)
         else:
             self._send_json(handler, 200, self._response(body, reply, "completed"), reply.cut_after)
 
@@ -571,7 +573,12 @@ class LocalOpenAIServer:
         self._send_json(handler, reply.status, _error_body(reply), headers=headers)
 
     def _send_events(
-        self, handler: _Handler, events: list[tuple[str | None, Any]], reply: Reply
+        self,
+        handler: _Handler,
+        events: list[tuple[str | None, Any]],
+        cut_after: int | None,
+        stall_after: int | None = None,
+        stall: float = 0.0,
     ) -> None:
         handler.send_response(200)
         handler.send_header("Content-Type", "text/event-stream; charset=utf-8")
@@ -580,10 +587,10 @@ class LocalOpenAIServer:
         handler.send_header("x-request-id", _new_id("req_"))
         handler.end_headers()
         for sent, (name, data) in enumerate(events):
-            if sent == reply.stall_after and self._stopping.wait(reply.stall):
+            if sent == stall_after and self._stopping.wait(stall):
                 self._abort(handler)  # stopped while stalled
                 return
-            if reply.cut_after is not None and sent >= reply.cut_after:
+            if cut_after is not None and sent >= cut_after:
                 self._abort(handler)
                 return
             text = data if isinstance(data, str) else json.dumps(data, ensure_ascii=False)
