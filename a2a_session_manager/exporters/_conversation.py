@@ -10,7 +10,8 @@ continued call costs one hash per message, whatever the conversation's length.
 Messages are compared in a canonical form that keeps what the conversation
 means (role, text, tool calls with parsed arguments, tool results) and drops
 what differs between a response and the same message sent back (ids of
-response items, finish reasons, empty text, how arguments were spelled).
+response items, finish reasons, empty text, how arguments were spelled,
+reasoning parts).
 """
 
 from __future__ import annotations
@@ -76,6 +77,8 @@ def _canonical_part(part: Mapping[str, Any]) -> list[Any] | None:
         return ["c", part.get("id"), part.get("name"), _canonical_json(part.get("arguments"))]
     if kind == semconv.PART_TOOL_CALL_RESPONSE:
         return ["r", part.get("id"), _canonical_json(part.get("response"))]
+    if kind == semconv.PART_REASONING:
+        return None  # a model's reasoning may be sent back or left out (Anthropic's thinking)
     return ["o", str(kind)]
 
 

@@ -62,6 +62,7 @@ Redactor = Callable[[dict[str, Any]], dict[str, Any]]
 
 _INSTRUMENTORS = {
     "openai": ("a2a_session_manager.instrumentation.openai", "OpenAIInstrumentor"),
+    "anthropic": ("a2a_session_manager.instrumentation.anthropic", "AnthropicInstrumentor"),
 }
 
 

@@ -59,6 +59,7 @@ GEN_AI_REQUEST_MODEL: Final = "gen_ai.request.model"
 GEN_AI_REQUEST_MAX_TOKENS: Final = "gen_ai.request.max_tokens"
 GEN_AI_REQUEST_TEMPERATURE: Final = "gen_ai.request.temperature"
 GEN_AI_REQUEST_TOP_P: Final = "gen_ai.request.top_p"
+GEN_AI_REQUEST_TOP_K: Final = "gen_ai.request.top_k"
 GEN_AI_REQUEST_FREQUENCY_PENALTY: Final = "gen_ai.request.frequency_penalty"
 GEN_AI_REQUEST_PRESENCE_PENALTY: Final = "gen_ai.request.presence_penalty"
 GEN_AI_REQUEST_STOP_SEQUENCES: Final = "gen_ai.request.stop_sequences"
@@ -146,6 +147,9 @@ PARENT_LINK_REMOTE_TRUSTED: Final = "remote-trusted"
 # Values of GEN_AI_PROVIDER_NAME
 PROVIDER_OPENAI: Final = "openai"
 PROVIDER_AZURE_OPENAI: Final = "azure.ai.openai"
+PROVIDER_ANTHROPIC: Final = "anthropic"
+PROVIDER_AWS_BEDROCK: Final = "aws.bedrock"
+PROVIDER_GCP_VERTEX_AI: Final = "gcp.vertex_ai"
 
 # Values of GEN_AI_OUTPUT_TYPE
 OUTPUT_TYPE_TEXT: Final = "text"
@@ -155,6 +159,8 @@ OUTPUT_TYPE_JSON: Final = "json"
 PART_TEXT: Final = "text"
 PART_TOOL_CALL: Final = "tool_call"
 PART_TOOL_CALL_RESPONSE: Final = "tool_call_response"
+# A model's reasoning (Anthropic's thinking blocks): ``{"type": "reasoning", "content": str}``.
+PART_REASONING: Final = "reasoning"
 
 # -- Names other instrumentations use (read, never written) ---------------
 # Older GenAI conventions and OpenLLMetry (traceloop) before it adopted the

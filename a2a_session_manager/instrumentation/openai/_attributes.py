@@ -6,8 +6,6 @@ import sys
 from collections.abc import Mapping
 from typing import Any
 
-from openai.lib.azure import BaseAzureClient
-
 from a2a_session_manager.instrumentation.openai._messages import (
     chat_input_messages,
     chat_output_messages,
@@ -70,6 +68,10 @@ def client_attributes(client: Any) -> Attributes:
 
 
 def _client_attributes(client: Any) -> Attributes:
+    # Imported here, once per client URL (cached above): this module's helpers
+    # also serve the Anthropic instrumentation, which must work without openai.
+    from openai.lib.azure import BaseAzureClient
+
     provider = (
         semconv.PROVIDER_AZURE_OPENAI
         if isinstance(client, BaseAzureClient)

@@ -1,0 +1,263 @@
+"""wrapt wrappers for ``messages.create`` / ``parse`` / ``stream``, built by
+factories that close over the tracer.
+
+Each call: request attributes → ``chat {model}`` span (current while the
+client works, so its own spans nest under it) → the client's call → the
+response's attributes, or a stream proxy that ends the span later. The
+client's exception is re-raised as is; anything failing on our side is
+logged, never raised.
+
+``messages.stream(...)`` returns a manager that sends the request only when
+its ``with`` block is entered: the wrapper replaces the manager's request
+(the one private name we touch, checked before use) with one that starts the
+span and hands the helper a proxy of the raw event stream, so whichever of
+the helper's readers the caller uses (iteration, ``text_stream``,
+``get_final_message()``), the events pass through the accumulator.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from anthropic import AsyncStream, Stream
+from anthropic._response import APIResponse, AsyncAPIResponse
+from opentelemetry import context as otel_context
+from opentelemetry import trace
+from opentelemetry.instrumentation.utils import is_instrumentation_enabled
+from opentelemetry.trace import Span, SpanKind, Tracer
+
+from a2a_session_manager.instrumentation.anthropic._attributes import (
+    client_attributes,
+    request_content,
+    request_parameters,
+    response_attributes,
+    response_content,
+)
+from a2a_session_manager.instrumentation.anthropic._stream import MessageAccumulator
+from a2a_session_manager.instrumentation.openai._spans import end_span
+from a2a_session_manager.instrumentation.openai._stream import AsyncStreamProxy, SyncStreamProxy
+from a2a_session_manager.telemetry._context import scope_attributes
+from a2a_session_manager.telemetry._deferred_content import ContentProducer
+from a2a_session_manager.telemetry._guard import internal_errors, log_internal_error
+
+logger = logging.getLogger(__name__)
+
+Wrapper = Callable[[Callable[..., Any], Any, tuple[Any, ...], dict[str, Any]], Any]
+_RAW_HEADER = "X-Stainless-Raw-Response"
+
+
+def _copy(items: Any) -> Any:
+    # A shallow copy: the items as sent, whatever the caller appends later.
+    return list(items) if isinstance(items, list | tuple) else items
+
+
+class _Call:
+    """One call's span and what its content is built from."""
+
+    __slots__ = ("model", "raw", "snapshot", "span")
+
+    def __init__(self, span: Span, snapshot: Any, model: Any, raw: Any) -> None:
+        self.span = span
+        self.snapshot = snapshot
+        self.model = model
+        self.raw = raw  # the client's raw-response header: "raw", "stream" or None
+
+    def request_content(self) -> ContentProducer:
+        snapshot = self.snapshot
+        return lambda: request_content(*snapshot) if snapshot is not None else {}
+
+    def end(self, message: Any) -> None:
+        request = self.request_content()
+
+        def content() -> dict[str, Any]:
+            values = request()
+            values.update(response_content(message))
+            return values
+
+        end_span(self.span, lambda: response_attributes(message), content=content)
+
+    def fail(self, error: BaseException) -> None:
+        recording = self.span.is_recording()
+        end_span(self.span, error=error, content=self.request_content() if recording else None)
+
+    def proxy(self, stream: Any, is_async: bool) -> Any:
+        proxy_type = AsyncStreamProxy if is_async else SyncStreamProxy
+        accumulator = MessageAccumulator(self.model)
+        return proxy_type(stream, self.span, accumulator, self.request_content())
+
+
+def _start(tracer: Tracer, instance: Any, kwargs: dict[str, Any]) -> _Call | None:
+    try:
+        attributes = client_attributes(getattr(instance, "_client", None))
+        attributes.update(request_parameters(kwargs))
+        attributes.update(scope_attributes())
+        model = kwargs.get("model")
+        name = f"chat {model}" if isinstance(model, str) else "chat"
+        span = tracer.start_span(name, kind=SpanKind.CLIENT, attributes=attributes)
+        snapshot = None
+        if span.is_recording():
+            messages = kwargs.get("messages")
+            if messages is not None and not isinstance(messages, list | tuple):
+                kwargs["messages"] = messages = list(messages)  # a one-shot iterable, read once
+            snapshot = (kwargs.get("system"), _copy(messages), _copy(kwargs.get("tools")))
+        headers = kwargs.get("extra_headers")
+        raw = headers.get(_RAW_HEADER) if isinstance(headers, dict) else None
+        return _Call(span, snapshot, model, raw)
+    except Exception:
+        log_internal_error("starting a chat span")
+        return None
+
+
+def _finish(call: _Call, result: Any, is_async: bool) -> Any:
+    """End the span from ``result``, or hand it to a stream proxy; returns what the user gets."""
+    span = call.span
+    try:
+        if not span.is_recording():
+            span.end()
+            return result
+        if isinstance(result, Stream | AsyncStream):
+            return call.proxy(result, is_async)
+        if isinstance(result, APIResponse) and call.raw == "raw":
+            # ``with_raw_response``: the client caches what ``parse()`` returns.
+            parsed = result.parse()
+            if isinstance(parsed, Stream):
+                end_span(span, content=call.request_content())
+            else:
+                call.end(parsed)
+            return result
+        if isinstance(result, APIResponse | AsyncAPIResponse):
+            # A body the caller reads later (``with_streaming_response``, async
+            # ``with_raw_response``): the request is recorded, not the reply.
+            end_span(span, content=call.request_content())
+            return result
+    except Exception:
+        log_internal_error("reading the Anthropic response")
+        end_span(span)
+        return result
+    call.end(result)
+    return result
+
+
+def sync_wrapper(tracer: Tracer) -> Wrapper:
+    def traced(
+        wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> Any:
+        if not is_instrumentation_enabled():
+            return wrapped(*args, **kwargs)
+        call = _start(tracer, instance, kwargs)
+        if call is None:
+            return wrapped(*args, **kwargs)
+        token = otel_context.attach(trace.set_span_in_context(call.span))
+        try:
+            result = wrapped(*args, **kwargs)
+        except BaseException as error:
+            with internal_errors("ending a failed chat span"):
+                call.fail(error)
+            raise
+        finally:
+            otel_context.detach(token)
+        return _finish(call, result, is_async=False)
+
+    return traced
+
+
+def async_wrapper(tracer: Tracer) -> Wrapper:
+    async def traced(
+        wrapped: Callable[..., Awaitable[Any]],
+        instance: Any,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+    ) -> Any:
+        if not is_instrumentation_enabled():
+            return await wrapped(*args, **kwargs)
+        call = _start(tracer, instance, kwargs)
+        if call is None:
+            return await wrapped(*args, **kwargs)
+        token = otel_context.attach(trace.set_span_in_context(call.span))
+        try:
+            result = await wrapped(*args, **kwargs)
+        except BaseException as error:
+            with internal_errors("ending a failed chat span"):
+                call.fail(error)
+            raise
+        finally:
+            otel_context.detach(token)
+        return _finish(call, result, is_async=True)
+
+    return traced
+
+
+# -- messages.stream(...) -------------------------------------------------------
+
+
+def _request_attribute(manager: Any) -> str | None:
+    """The manager's private request attribute (``_MessageStreamManager__api_request``)."""
+    for cls in type(manager).__mro__:
+        name = f"_{cls.__name__}__api_request"
+        if name in getattr(manager, "__dict__", {}):
+            return name
+    return None
+
+
+def _traced_request(tracer: Tracer, instance: Any, kwargs: dict[str, Any], request: Any) -> Any:
+    def send() -> Any:
+        if not is_instrumentation_enabled():
+            return request()
+        call = _start(tracer, instance, {**kwargs, "stream": True})
+        if call is None:
+            return request()
+        token = otel_context.attach(trace.set_span_in_context(call.span))
+        try:
+            stream = request()
+        except BaseException as error:
+            with internal_errors("ending a failed chat span"):
+                call.fail(error)
+            raise
+        finally:
+            otel_context.detach(token)
+        return _finish(call, stream, is_async=False)
+
+    return send
+
+
+async def _traced_async_request(
+    tracer: Tracer, instance: Any, kwargs: dict[str, Any], request: Awaitable[Any]
+) -> Any:
+    if not is_instrumentation_enabled():
+        return await request
+    call = _start(tracer, instance, {**kwargs, "stream": True})
+    if call is None:
+        return await request
+    token = otel_context.attach(trace.set_span_in_context(call.span))
+    try:
+        stream = await request
+    except BaseException as error:
+        with internal_errors("ending a failed chat span"):
+            call.fail(error)
+        raise
+    finally:
+        otel_context.detach(token)
+    return _finish(call, stream, is_async=True)
+
+
+def stream_wrapper(tracer: Tracer, is_async: bool) -> Wrapper:
+    def traced(
+        wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> Any:
+        manager = wrapped(*args, **kwargs)
+        with internal_errors("instrumenting messages.stream"):
+            name = _request_attribute(manager)
+            if name is None:
+                logger.debug("unknown stream manager %r: its call is not recorded", manager)
+                return manager
+            request = getattr(manager, name)
+            if is_async:
+                coroutine = _traced_async_request(tracer, instance, kwargs, request)
+                setattr(manager, name, coroutine)
+            else:
+                setattr(manager, name, _traced_request(tracer, instance, kwargs, request))
+        return manager
+
+    return traced
