@@ -21,7 +21,7 @@ USER: Any = [{"role": "user", "content": "What's the weather in Paris?"}]
 ANSWER = "It is sunny in Paris today."
 CALL = ToolCall("get_weather", {"location": "Paris"}, id="call_1")
 # Differ from call to call whatever was recorded.
-_PER_CALL = {semconv.GEN_AI_RESPONSE_ID}
+_PER_CALL = {semconv.GEN_AI_RESPONSE_ID, semconv.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK}
 
 
 def attrs(span: ReadableSpan) -> dict[str, Any]:
@@ -93,6 +93,8 @@ def test_chat_sse_body_is_recorded_as_the_plain_stream(
     assert attrs(raw)[semconv.A2A_USAGE_SOURCE] == "provider"
     assert semconv.A2A_STREAM_INTERRUPTED not in attrs(raw)
     assert [p["type"] for p in output(raw)[0]["parts"]] == ["text", "tool_call"]
+    # When the first bytes arrived, as for the plain stream.
+    assert attrs(raw)[semconv.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK] >= 0
 
 
 @pytest.mark.parametrize("stream", [False, True])

@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import json
 import sys
+import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any, Protocol
 
@@ -57,13 +58,19 @@ class BodyCall(Protocol):
 class _Body:
     """The bytes read so far, and the one-time end of the call's span."""
 
-    __slots__ = ("call", "chunks", "finished", "http_response")
+    __slots__ = ("call", "chunks", "finished", "first_chunk_ns", "http_response")
 
     def __init__(self, call: BodyCall, http_response: Any) -> None:
         self.call = call
         self.http_response = http_response
         self.chunks: list[bytes] = []
         self.finished = False
+        self.first_chunk_ns: int | None = None
+
+    def add(self, chunk: bytes) -> None:
+        if self.first_chunk_ns is None:
+            self.first_chunk_ns = time.time_ns()
+        self.chunks.append(chunk)
 
     def finish(self, error: BaseException | None = None, read_to_end: bool = False) -> None:
         if self.finished:
@@ -77,6 +84,7 @@ class _Body:
         received = self._received()
         body: bytes = received.content if received is not None else b""
         state = StreamState(call.span, call.accumulator(), None, call.request_content())
+        state.first_chunk_at(self.first_chunk_ns)
         if call.stream and received is not None:
             for event in _events(call, received):
                 state.add(event)
@@ -138,7 +146,7 @@ class _SyncRecordingStream:
         body = self._body
         try:
             for chunk in self._inner:
-                body.chunks.append(chunk)
+                body.add(chunk)
                 yield chunk
         except GeneratorExit:  # the reader stopped early: ``close()`` decides
             raise
@@ -168,7 +176,7 @@ class _AsyncRecordingStream:
         body = self._body
         try:
             async for chunk in self._inner:
-                body.chunks.append(chunk)
+                body.add(chunk)
                 yield chunk
         except GeneratorExit:
             raise

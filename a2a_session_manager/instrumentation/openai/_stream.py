@@ -319,6 +319,12 @@ class StreamState:
         self.add = self.accumulator.add
         self.add(item)
 
+    def first_chunk_at(self, time_ns: int | None) -> None:
+        """For chunks handed over after the fact (a body read by the caller):
+        when the first of them arrived."""
+        self.first_chunk_ns = time_ns
+        self.add = self.accumulator.add
+
     def _attributes(self) -> Callable[[], dict[str, Any]]:
         """The accumulator's attributes, with the time to first chunk."""
         accumulator, first = self.accumulator, self.first_chunk_ns
