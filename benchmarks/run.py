@@ -31,6 +31,10 @@ SECTIONS = {
         "Safe in production: hung store, long outage (issue 10)",
         "benchmarks.bench_production",
     ),
+    "first_count": (
+        "First count and first price after configure (issue 11)",
+        "benchmarks.bench_first_count",
+    ),
     "peers": ("The peers, each in its own venv, same machine", "benchmarks.bench_peers"),
 }
 RESULTS = Path(__file__).with_name("RESULTS.md")

@@ -55,6 +55,7 @@ from a2a_session_manager.storage.base import SessionStore
 from a2a_session_manager.storage.provider import SessionStoreProvider
 from a2a_session_manager.telemetry._remote import RemoteSessions, set_remote_sessions
 from a2a_session_manager.telemetry._tracers import TRACER_NAME
+from a2a_session_manager.tokens import warm_up
 
 logger = logging.getLogger(__name__)
 
@@ -311,6 +312,7 @@ def configure(
         _handle = Handle(provider, processor, otlp)
         _handle.shutdown_timeout = shutdown_timeout
         _attach_metrics(_handle, provider, meter_provider, otlp_endpoint)
+        warm_up()  # encodings and prices, off the caller's thread
         if not _atexit_registered:
             atexit.register(_shutdown_at_exit)
             _atexit_registered = True

@@ -1,5 +1,6 @@
 """Exact, offline token counting and the model price table."""
 
+from a2a_session_manager.tokens._warm_up import warm_up
 from a2a_session_manager.tokens.counting import (
     count_chat_tokens,
     count_message_tokens,
@@ -34,4 +35,5 @@ __all__ = [
     "known_models",
     "price_for_model",
     "set_model_price",
+    "warm_up",
 ]

@@ -5,6 +5,13 @@ network. We ship the two official files (o200k_base, cl100k_base; 2.4 MB
 gzipped in ``data/``) and build the encodings with tiktoken's own
 constructors, so the regex and special tokens are exactly tiktoken's, and
 each file is checked against the sha256 tiktoken itself expects.
+
+Building an encoding takes about a second (decompressing, parsing 200,000
+ranks, tiktoken's own constructor). ``configure`` calls ``tokens.warm_up``,
+which builds the bundled encodings in a background thread, so the first
+count in a process does not pay that on the caller's thread; a count that
+comes while its encoding is being built waits for that build, never starts
+a second one.
 """
 
 from __future__ import annotations
@@ -13,9 +20,10 @@ import base64
 import gzip
 import hashlib
 import logging
+import os
 import threading
 from collections.abc import Callable
-from functools import cache, lru_cache
+from functools import lru_cache
 from importlib import resources
 from typing import Any
 
@@ -29,6 +37,20 @@ BUNDLED_FILES = {"o200k_base": "o200k_base.tiktoken.gz", "cl100k_base": "cl100k_
 DEFAULT_ENCODING = "o200k_base"
 
 _load_lock = threading.Lock()
+_built: dict[str, tiktoken.Encoding] = {}
+_building: dict[str, threading.Lock] = {}
+_building_guard = threading.Lock()
+
+
+def _reset_after_fork() -> None:
+    # A child forked while a build was in flight must not wait on its lock forever.
+    global _load_lock, _building_guard
+    _load_lock = threading.Lock()
+    _building_guard = threading.Lock()
+    _building.clear()
+
+
+os.register_at_fork(after_in_child=_reset_after_fork)
 
 
 class EncodingUnavailableError(RuntimeError):
@@ -71,9 +93,22 @@ def _build_offline(name: str) -> tiktoken.Encoding:
     return tiktoken.Encoding(**params)
 
 
-@cache
 def get_encoding(name: str) -> tiktoken.Encoding:
-    """The named encoding, from the bundled files when possible (no network)."""
+    """The named encoding, from the bundled files when possible (no network).
+    Built once per process; concurrent first calls share one build."""
+    encoding = _built.get(name)
+    if encoding is not None:
+        return encoding
+    with _building_guard:
+        lock = _building.setdefault(name, threading.Lock())
+    with lock:
+        encoding = _built.get(name)
+        if encoding is None:
+            encoding = _built[name] = _build(name)
+    return encoding
+
+
+def _build(name: str) -> tiktoken.Encoding:
     try:
         return _build_offline(name)
     except (EncodingUnavailableError, AttributeError) as exc:
