@@ -1,5 +1,10 @@
 """Build the next prompt from a session: strategies, exact-token truncation."""
 
+from a2a_session_manager.prompts.anthropic_format import (
+    AnthropicPrompt,
+    build_anthropic_prompt_from_session,
+    to_anthropic,
+)
 from a2a_session_manager.prompts.async_builder import abuild_prompt_from_session
 from a2a_session_manager.prompts.builder import build_prompt_from_session
 from a2a_session_manager.prompts.conversation import NO_RESULT
@@ -9,8 +14,11 @@ from a2a_session_manager.prompts.truncation import TRUNCATION_MARKER, truncate_p
 __all__ = [
     "NO_RESULT",
     "TRUNCATION_MARKER",
+    "AnthropicPrompt",
     "PromptStrategy",
     "abuild_prompt_from_session",
+    "build_anthropic_prompt_from_session",
     "build_prompt_from_session",
+    "to_anthropic",
     "truncate_prompt_to_token_limit",
 ]

@@ -30,6 +30,8 @@ the same lifecycle, queue, ``requests`` and ``Reply`` / ``ToolCall`` /
   ``ErrorReply(429)`` ``rate_limit_error`` (with ``retry-after``),
   ``ErrorReply(529)`` ``overloaded_error``, 500 ``api_error``, ...; the model
   ``this-model-does-not-exist`` gets a 404 ``not_found_error``.
+- ``POST /v1/messages/count_tokens``: ``{"input_tokens": N}``, the count the
+  usage of the same request reports.
 - Validation like the real API (400 ``invalid_request_error``): ``model``,
   ``max_tokens`` and ``messages`` are required, roles are ``user`` /
   ``assistant`` and alternate starting with ``user``, text blocks are not
@@ -267,12 +269,15 @@ class LocalAnthropicServer(LocalOpenAIServer):
         headers = {name.lower(): value for name, value in handler.headers.items()}
         with self._lock:
             self._requests.append(ReceivedRequest(handler.command, path, headers, body, raw))
-        if handler.command != "POST" or path != "/v1/messages":
+        counting = path == "/v1/messages/count_tokens"
+        if handler.command != "POST" or not (counting or path == "/v1/messages"):
             self._send_error(handler, ErrorReply(404, f"Not found: {handler.command} {path}"))
             return
         if not isinstance(body, dict):
             self._send_error(handler, ErrorReply(400, "There was an error parsing the body."))
             return
+        if counting:
+            body = {"max_tokens": 1, **body}  # the one field count_tokens does not take
         if self.validate:
             try:
                 _validate_messages(body)
@@ -281,6 +286,9 @@ class LocalAnthropicServer(LocalOpenAIServer):
                 return
         if body.get("model") in self.unknown_models:
             self._send_error(handler, ErrorReply(404, f"model: {body['model']}"))
+            return
+        if counting:
+            self._send_json(handler, 200, {"input_tokens": self._input_count(body)})
             return
         with self._lock:
             reply = self._replies.popleft() if self._replies else Reply(DEFAULT_TEXT)
@@ -334,8 +342,7 @@ class LocalAnthropicServer(LocalOpenAIServer):
         cache_write = getattr(reply, "cache_creation_tokens", 0)
         input_tokens = reply.prompt_tokens
         if input_tokens is None:
-            counted = _safe_count(count_tokens, _request_text(body), model)
-            input_tokens = max(0, counted - cache_read - cache_write)
+            input_tokens = max(0, self._input_count(body) - cache_read - cache_write)
         output_tokens = reply.completion_tokens
         if output_tokens is None:
             text = "".join(
@@ -354,6 +361,12 @@ class LocalAnthropicServer(LocalOpenAIServer):
             "output_tokens": output_tokens,
             "service_tier": "standard",
         }
+
+    @staticmethod
+    def _input_count(body: Mapping[str, Any]) -> int:
+        """The request's tokens, as ``count_tokens`` answers and usage reports them
+        (counted with the default encoding: Claude's tokenizer is not public)."""
+        return _safe_count(count_tokens, _request_text(body), "claude")
 
     def _message(self, body: Mapping[str, Any], reply: Reply) -> dict[str, Any]:
         blocks = self._blocks(reply)
