@@ -32,6 +32,7 @@ from typing import Any
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.trace import StatusCode
 
+from a2a_session_manager.exporters._a2a_mapping import map_a2a_span
 from a2a_session_manager.exporters._conversation import (
     INSTRUCTION_ROLES,
     derived_id,
@@ -269,6 +270,8 @@ class SpanMapper:
             self._tool(ctx, attrs)
         elif operation == semconv.OPERATION_SESSION:
             self._session(span, attrs, changes)
+        elif semconv.A2A_PROTOCOL_METHOD_NAME in attrs:
+            map_a2a_span(self, ctx, attrs)
         if semconv.A2A_SESSION_PARENT_LINK in attrs and operation != semconv.OPERATION_SESSION:
             _parent(attrs, changes)  # a landing session: every span carries the caller's claim
         if getattr(span, "_events", True):  # the SDK's list; ``events`` copies it

@@ -170,6 +170,7 @@ class SessionSpanProcessor(SpanProcessor):
         if (
             semconv.GEN_AI_OPERATION_NAME not in attrs
             and semconv.LLM_REQUEST_TYPE not in attrs  # OpenLLMetry's older chat spans
+            and semconv.A2A_PROTOCOL_METHOD_NAME not in attrs  # A2A calls
             and not span.events
         ):
             return  # nothing in it becomes a session model

@@ -64,6 +64,7 @@ Redactor = Callable[[dict[str, Any]], dict[str, Any]]
 _INSTRUMENTORS = {
     "openai": ("a2a_session_manager.instrumentation.openai", "OpenAIInstrumentor"),
     "anthropic": ("a2a_session_manager.instrumentation.anthropic", "AnthropicInstrumentor"),
+    "a2a": ("a2a_session_manager.instrumentation.a2a", "A2AInstrumentor"),
 }
 
 

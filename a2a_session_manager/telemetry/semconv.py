@@ -133,6 +133,28 @@ METRIC_OPERATION_OUTPUT_TOKENS: Final = "gen_ai.client.inference.operation.outpu
 # Ours: the estimated cost of inference calls (the conventions define none).
 METRIC_COST: Final = "a2a.client.inference.cost"
 
+# -- A2A protocol conventions (docs/gen-ai/a2a.md) --------------------------
+# ``a2a.*`` is the conventions' namespace for the protocol: the span is named
+# by the method (``SendMessage``), kind CLIENT or SERVER, and
+# GEN_AI_CONVERSATION_ID holds the A2A ``contextId``.
+A2A_PROTOCOL_METHOD_NAME: Final = "a2a.method.name"
+A2A_PROTOCOL_MESSAGE_ID: Final = "a2a.message.id"
+A2A_PROTOCOL_TASK_ID: Final = "a2a.task.id"
+A2A_PROTOCOL_TASK_STATE: Final = "a2a.task.state"  # the TaskState name, TASK_STATE_*
+A2A_PROTOCOL_TENANT: Final = "a2a.tenant"
+A2A_PROTOCOL_REFERENCE_TASK_IDS: Final = "a2a.message.reference_task_ids"
+A2A_PROTOCOL_VERSION: Final = "a2a.protocol.version"
+GEN_AI_AGENT_DESCRIPTION: Final = "gen_ai.agent.description"
+GEN_AI_AGENT_VERSION: Final = "gen_ai.agent.version"
+CLIENT_ADDRESS: Final = "client.address"
+CLIENT_PORT: Final = "client.port"
+# Values of A2A_PROTOCOL_METHOD_NAME
+A2A_METHOD_SEND_MESSAGE: Final = "SendMessage"
+A2A_METHOD_SEND_STREAMING_MESSAGE: Final = "SendStreamingMessage"
+A2A_METHOD_GET_TASK: Final = "GetTask"
+A2A_METHOD_CANCEL_TASK: Final = "CancelTask"
+A2A_METHOD_SUBSCRIBE_TO_TASK: Final = "SubscribeToTask"
+
 # Values of GEN_AI_OPERATION_NAME
 OPERATION_CHAT: Final = "chat"
 OPERATION_INVOKE_AGENT: Final = "invoke_agent"
@@ -207,6 +229,12 @@ STREAM_ABANDONED: Final = "abandoned"
 # when that event was recorded with record_event (the tool processor does).
 A2A_TOOL_PARENT_EVENT_ID: Final = "a2a.tool.parent_event_id"
 
+# On an A2A span (ours): JSON list of what the call carried, in order: messages
+# ``{"kind": "message", "message_id", "role", "parts", "task_id", "context_id",
+# "reference_task_ids"}``, task states ``{"kind": "status", "task_id", "state"}``
+# and artifacts ``{"kind": "artifact", "task_id", "artifact_id", "name", "parts"}``.
+A2A_EXCHANGE: Final = "a2a.exchange"
+
 # Span event recorded by record_event()
 A2A_EVENT: Final = "a2a.event"
 A2A_EVENT_ID: Final = "a2a.event.id"
@@ -226,6 +254,7 @@ CONTENT_ATTRIBUTES: Final = frozenset(
         GEN_AI_TOOL_CALL_RESULT,
         GEN_AI_TOOL_DEFINITIONS,
         A2A_EVENT_MESSAGE,
+        A2A_EXCHANGE,
     }
 )
 

@@ -1,0 +1,155 @@
+"""Wrappers of the a2a-sdk client (``BaseClient``): one CLIENT span per call.
+
+The caller's trace context and session (W3C ``traceparent`` and ``baggage``)
+travel in the request headers through the call's ``ClientCallContext``
+(its ``service_parameters`` are sent as HTTP headers); the application's own
+context object is copied, never changed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+from urllib.parse import urlsplit
+
+from opentelemetry import context as otel_context
+from opentelemetry import trace
+from opentelemetry.instrumentation.utils import is_instrumentation_enabled
+from opentelemetry.trace import Span, SpanKind, Tracer
+
+from a2a_session_manager.instrumentation.a2a._records import Exchange
+from a2a_session_manager.instrumentation.a2a._spans import end_span
+from a2a_session_manager.telemetry import semconv
+from a2a_session_manager.telemetry._context import inject, scope_attributes
+from a2a_session_manager.telemetry._guard import internal_errors
+
+Wrapper = Callable[[Callable[..., Any], Any, tuple[Any, ...], dict[str, Any]], Any]
+
+
+def _card_attributes(client: Any) -> dict[str, Any]:
+    attributes: dict[str, Any] = {}
+    card = getattr(client, "_card", None)
+    if card is None:
+        return attributes
+    for key, value in (
+        (semconv.GEN_AI_AGENT_NAME, card.name),
+        (semconv.GEN_AI_AGENT_DESCRIPTION, card.description),
+        (semconv.GEN_AI_AGENT_VERSION, card.version),
+    ):
+        if value:
+            attributes[key] = value
+    if card.supported_interfaces:
+        interface = card.supported_interfaces[0]
+        url = urlsplit(interface.url)
+        if url.hostname:
+            attributes[semconv.SERVER_ADDRESS] = url.hostname
+            if url.port is not None:
+                attributes[semconv.SERVER_PORT] = url.port
+        if interface.protocol_version:
+            attributes[semconv.A2A_PROTOCOL_VERSION] = interface.protocol_version
+    return attributes
+
+
+def _streams(client: Any) -> bool:
+    """Whether ``send_message`` streams (the client's own rule)."""
+    config = getattr(client, "_config", None)
+    card = getattr(client, "_card", None)
+    return bool(
+        config is not None and config.streaming and card is not None and card.capabilities.streaming
+    )
+
+
+def _start(
+    tracer: Tracer, method: str, client: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> tuple[Span, Exchange, dict[str, Any]]:
+    attributes: dict[str, Any] = {
+        k: v for k, v in scope_attributes().items() if k != semconv.GEN_AI_CONVERSATION_ID
+    }
+    attributes[semconv.A2A_PROTOCOL_METHOD_NAME] = method
+    exchange = Exchange()
+    with internal_errors("reading an A2A request"):
+        attributes.update(_card_attributes(client))
+        request = args[0] if args else kwargs.get("request")
+        if request is not None:
+            exchange.request(request)
+    span = tracer.start_span(method, kind=SpanKind.CLIENT, attributes=attributes)
+    with internal_errors("sending the trace context with an A2A request"):
+        kwargs = {**kwargs, "context": _with_headers(kwargs.get("context"), span)}
+    return span, exchange, kwargs
+
+
+def _with_headers(call_context: Any, span: Span) -> Any:
+    from a2a.client.client import ClientCallContext
+
+    headers = inject({}, context=trace.set_span_in_context(span, otel_context.get_current()))
+    if call_context is None:
+        return ClientCallContext(service_parameters=dict(headers))
+    parameters = {**(call_context.service_parameters or {}), **headers}
+    return call_context.model_copy(update={"service_parameters": parameters})
+
+
+def call_wrapper(tracer: Tracer, method: str) -> Wrapper:
+    """``get_task`` / ``cancel_task``: a coroutine returning a Task."""
+
+    async def traced(
+        wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> Any:
+        if not is_instrumentation_enabled():
+            return await wrapped(*args, **kwargs)
+        span, exchange, kwargs = _start(tracer, method, instance, args, kwargs)
+        try:
+            result = await wrapped(*args, **kwargs)
+        except BaseException as exc:
+            end_span(span, exchange, exc)
+            raise
+        with internal_errors("reading an A2A response"):
+            exchange.result(result)
+        end_span(span, exchange, None)
+        return result
+
+    return traced
+
+
+def stream_wrapper(tracer: Tracer, method: str | None) -> Wrapper:
+    """``send_message`` / ``subscribe``: an async generator of StreamResponse.
+    ``method=None``: SendMessage or SendStreamingMessage, as the client decides."""
+
+    def traced(
+        wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> Any:
+        if not is_instrumentation_enabled():
+            return wrapped(*args, **kwargs)
+        name = method
+        if name is None:
+            name = (
+                semconv.A2A_METHOD_SEND_STREAMING_MESSAGE
+                if _streams(instance)
+                else semconv.A2A_METHOD_SEND_MESSAGE
+            )
+        return _traced_stream(tracer, name, wrapped, instance, args, kwargs)
+
+    return traced
+
+
+async def _traced_stream(
+    tracer: Tracer,
+    method: str,
+    wrapped: Callable[..., Any],
+    instance: Any,
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+) -> AsyncIterator[Any]:
+    span, exchange, kwargs = _start(tracer, method, instance, args, kwargs)
+    stream = wrapped(*args, **kwargs)
+    try:
+        async for item in stream:
+            with internal_errors("reading an A2A stream event"):
+                exchange.result(item)
+            yield item
+    except Exception as exc:
+        end_span(span, exchange, exc)
+        raise
+    except BaseException:  # closed or cancelled by the caller: not an error of the call
+        end_span(span, exchange, None, {semconv.A2A_STREAM_INTERRUPTED: semconv.STREAM_ABANDONED})
+        raise
+    end_span(span, exchange, None)

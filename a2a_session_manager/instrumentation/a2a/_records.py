@@ -1,0 +1,197 @@
+"""What one A2A call carried, read from the a2a-sdk's protobuf objects.
+
+``Exchange`` collects, for one span, the conventions' attributes (task id and
+latest state, message id, ``contextId``) and the ``semconv.A2A_EXCHANGE``
+records the exporter turns into session events: each message once (by
+message id), each task state once, each artifact.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from google.protobuf.json_format import MessageToDict  # type: ignore[import-untyped]
+
+from a2a_session_manager.telemetry import semconv
+from a2a_session_manager.telemetry._json import to_json_text
+
+_ROLES = {1: "user", 2: "agent"}  # a2a Role enum values
+
+
+def _parts(parts: Any) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    for part in parts:
+        kind = part.WhichOneof("content")
+        if kind == "text":
+            out.append({"type": "text", "content": part.text})
+        elif kind == "data":
+            out.append({"type": "data", "content": MessageToDict(part.data)})
+        elif kind == "url":
+            out.append({"type": "uri", "uri": part.url, "mime_type": part.media_type or None})
+        elif kind == "raw":
+            out.append(
+                {"type": "blob", "size": len(part.raw), "mime_type": part.media_type or None}
+            )
+    return out
+
+
+def _state_name(state: int) -> str:
+    from a2a.types.a2a_pb2 import TaskState
+
+    try:
+        return str(TaskState.Name(state))  # type: ignore[arg-type]
+    except ValueError:
+        return str(state)
+
+
+class Exchange:
+    """The attributes and records of one A2A span, filled as the call goes."""
+
+    __slots__ = (
+        "_artifacts",
+        "_messages",
+        "_states",
+        "context_id",
+        "message_id",
+        "records",
+        "reference_task_ids",
+        "task_id",
+        "task_state",
+        "tenant",
+    )
+
+    def __init__(self) -> None:
+        self.records: list[dict[str, Any]] = []
+        self._messages: set[str] = set()
+        self._states: set[tuple[str, str]] = set()
+        self._artifacts: set[tuple[str, str, str]] = set()
+        self.context_id: str | None = None
+        self.task_id: str | None = None
+        self.task_state: str | None = None
+        self.message_id: str | None = None
+        self.reference_task_ids: list[str] = []
+        self.tenant: str | None = None
+
+    # -- requests ------------------------------------------------------------
+    def request(self, request: Any) -> None:
+        """A SendMessageRequest, GetTaskRequest, CancelTaskRequest or SubscribeToTaskRequest."""
+        tenant = getattr(request, "tenant", "")
+        if tenant:
+            self.tenant = tenant
+        if request.DESCRIPTOR.name == "SendMessageRequest":
+            message = request.message
+            self.message_id = message.message_id or None
+            self.reference_task_ids = list(message.reference_task_ids)
+            self.message(message)
+        else:
+            self._task(request.id, None)
+
+    # -- results -------------------------------------------------------------
+    def result(self, result: Any) -> None:
+        """A Task, Message, StreamResponse, SendMessageResponse or update event."""
+        if result is None:
+            return
+        name = result.DESCRIPTOR.name
+        if name in ("StreamResponse", "SendMessageResponse"):
+            kind = result.WhichOneof("payload")
+            if kind is not None:
+                self.result(getattr(result, kind))
+        elif name == "Task":
+            self.task(result)
+        elif name == "Message":
+            self.message(result)
+        elif name == "TaskStatusUpdateEvent":
+            self._context(result.context_id)
+            self.status(result.task_id, result.status)
+        elif name == "TaskArtifactUpdateEvent":
+            self._context(result.context_id)
+            self.artifact(result.task_id, result.artifact)
+
+    def task(self, task: Any) -> None:
+        self._context(task.context_id)
+        for message in task.history:
+            self.message(message)
+        for artifact in task.artifacts:
+            self.artifact(task.id, artifact)
+        self.status(task.id, task.status)
+
+    def message(self, message: Any) -> None:
+        self._context(message.context_id)
+        if message.task_id:
+            self._task(message.task_id, None)
+        key = message.message_id
+        if key in self._messages:
+            return
+        self._messages.add(key)
+        self.records.append(
+            {
+                "kind": "message",
+                "message_id": key,
+                "role": _ROLES.get(message.role, "unspecified"),
+                "parts": _parts(message.parts),
+                "task_id": message.task_id or None,
+                "context_id": message.context_id or None,
+                "reference_task_ids": list(message.reference_task_ids),
+            }
+        )
+
+    def status(self, task_id: str, status: Any) -> None:
+        state = _state_name(status.state)
+        self._task(task_id, state)
+        if status.HasField("message"):
+            self.message(status.message)
+        if (task_id, state) in self._states:
+            return
+        self._states.add((task_id, state))
+        self.records.append({"kind": "status", "task_id": task_id, "state": state})
+
+    def artifact(self, task_id: str, artifact: Any) -> None:
+        parts = _parts(artifact.parts)
+        key = (task_id, artifact.artifact_id, to_json_text(parts))
+        if key in self._artifacts:
+            return
+        self._artifacts.add(key)
+        self.records.append(
+            {
+                "kind": "artifact",
+                "task_id": task_id,
+                "artifact_id": artifact.artifact_id,
+                "name": artifact.name or None,
+                "parts": parts,
+            }
+        )
+
+    def _task(self, task_id: str, state: str | None) -> None:
+        if task_id:
+            self.task_id = task_id
+        if state is not None:
+            self.task_state = state
+
+    def _context(self, context_id: str) -> None:
+        if context_id:
+            self.context_id = context_id
+
+    # -- the span ------------------------------------------------------------
+    def attributes(self, capture_content: bool = True) -> dict[str, Any]:
+        attributes: dict[str, Any] = {}
+        if self.message_id:
+            attributes[semconv.A2A_PROTOCOL_MESSAGE_ID] = self.message_id
+        if self.task_id:
+            attributes[semconv.A2A_PROTOCOL_TASK_ID] = self.task_id
+        if self.task_state:
+            attributes[semconv.A2A_PROTOCOL_TASK_STATE] = self.task_state
+        if self.tenant:
+            attributes[semconv.A2A_PROTOCOL_TENANT] = self.tenant
+        if self.context_id:
+            attributes[semconv.GEN_AI_CONVERSATION_ID] = self.context_id
+        if self.reference_task_ids:
+            attributes[semconv.A2A_PROTOCOL_REFERENCE_TASK_IDS] = tuple(self.reference_task_ids)
+        if self.records:
+            attributes[semconv.A2A_EXCHANGE] = to_json_text(
+                self.records if capture_content else [_without_parts(r) for r in self.records]
+            )
+        return attributes
+
+
+def _without_parts(record: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in record.items() if k != "parts"}

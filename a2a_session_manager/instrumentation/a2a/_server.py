@@ -1,0 +1,215 @@
+"""Wrappers of the a2a-sdk server: a SERVER span per request, and the agent's
+work recorded in the session of its A2A conversation.
+
+The caller's headers (``ServerCallContext.state["headers"]``) continue its
+trace. The agent records into a session of its own, ``a2a-{contextId}``
+(:func:`server_session_id`): the caller's ``contextId`` and baggage session
+are claims, so this process never writes into a session the caller names;
+the caller's session becomes the parent (``remote`` or, when the
+``remote_sessions`` policy accepts it, ``remote-trusted``). While the agent
+executor runs, that session is current and the A2A task is the current run
+(its id is the task id), so LLM and tool calls inside land there.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import AsyncIterator, Callable, Mapping
+from typing import Any, Final
+
+import wrapt
+from opentelemetry import context as otel_context
+from opentelemetry.context import Context
+from opentelemetry.instrumentation.utils import is_instrumentation_enabled
+from opentelemetry.trace import Span, SpanKind, Tracer
+
+from a2a_session_manager.instrumentation.a2a._records import Exchange
+from a2a_session_manager.instrumentation.a2a._spans import end_span
+from a2a_session_manager.telemetry import semconv
+from a2a_session_manager.telemetry._context import (
+    Scope,
+    claim_link,
+    extract,
+    remote_claim,
+    with_session_baggage,
+    with_span_and_scope,
+)
+from a2a_session_manager.telemetry._guard import internal_errors
+
+Wrapper = Callable[[Callable[..., Any], Any, tuple[Any, ...], dict[str, Any]], Any]
+
+# Where the request's span and caller context wait for the agent executor.
+_STATE_KEY: Final = "a2a_session_manager.server_span"
+_MAX_ID_CHARS: Final = 200
+SESSION_PREFIX: Final = "a2a-"
+
+
+def server_session_id(context_id: str) -> str:
+    """The local session of an A2A conversation; long ids are hashed."""
+    if len(context_id) > _MAX_ID_CHARS:
+        return SESSION_PREFIX + hashlib.blake2b(context_id.encode(), digest_size=16).hexdigest()
+    return SESSION_PREFIX + context_id
+
+
+def session_attributes(context_id: str, caller: Context) -> dict[str, str]:
+    """What every span of the agent's session carries: its id and parent claim."""
+    session_id = server_session_id(context_id)
+    attributes = {semconv.SESSION_ID: session_id}
+    claim = remote_claim(caller)
+    if claim is not None and claim != session_id:
+        attributes[semconv.A2A_SESSION_PARENT_ID] = claim
+        attributes[semconv.A2A_SESSION_PARENT_LINK] = claim_link(claim, caller)
+    return attributes
+
+
+def _caller(call_context: Any) -> Context:
+    headers = getattr(call_context, "state", {}).get("headers")
+    if not isinstance(headers, Mapping):
+        return Context()
+    return extract({str(k).lower(): str(v) for k, v in headers.items()}, context=Context())
+
+
+def _card_attributes(handler: Any) -> dict[str, Any]:
+    card = getattr(handler, "_agent_card", None)
+    attributes: dict[str, Any] = {}
+    if card is not None:
+        for key, value in (
+            (semconv.GEN_AI_AGENT_NAME, card.name),
+            (semconv.GEN_AI_AGENT_DESCRIPTION, card.description),
+            (semconv.GEN_AI_AGENT_VERSION, card.version),
+        ):
+            if value:
+                attributes[key] = value
+    return attributes
+
+
+def _start(
+    tracer: Tracer, method: str, handler: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> tuple[Span, Exchange, Context]:
+    exchange = Exchange()
+    caller = Context()
+    attributes: dict[str, Any] = {semconv.A2A_PROTOCOL_METHOD_NAME: method}
+    call_context = args[1] if len(args) > 1 else kwargs.get("context")
+    with internal_errors("reading an A2A request"):
+        caller = _caller(call_context)
+        attributes.update(_card_attributes(handler))
+        request = args[0] if args else kwargs.get("params")
+        if request is not None:
+            exchange.request(request)
+    span = tracer.start_span(method, caller, kind=SpanKind.SERVER, attributes=attributes)
+    with internal_errors("handing the A2A span to the agent executor"):
+        if call_context is not None:
+            call_context.state[_STATE_KEY] = (span, caller)
+    return span, exchange, caller
+
+
+def _end(span: Span, exchange: Exchange, caller: Context, exc: BaseException | None) -> None:
+    extra: dict[str, Any] = {}
+    with internal_errors("naming the A2A session"):
+        if exchange.context_id:
+            extra = session_attributes(exchange.context_id, caller)
+    end_span(span, exchange, exc, extra)
+
+
+def call_wrapper(tracer: Tracer, method: str) -> Wrapper:
+    """``on_message_send`` / ``on_get_task`` / ``on_cancel_task``."""
+
+    async def traced(
+        wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> Any:
+        if not is_instrumentation_enabled():
+            return await wrapped(*args, **kwargs)
+        span, exchange, caller = _start(tracer, method, instance, args, kwargs)
+        try:
+            result = await wrapped(*args, **kwargs)
+        except BaseException as exc:
+            _end(span, exchange, caller, exc)
+            raise
+        with internal_errors("reading an A2A response"):
+            exchange.result(result)
+        _end(span, exchange, caller, None)
+        return result
+
+    return traced
+
+
+def stream_wrapper(tracer: Tracer, method: str) -> Wrapper:
+    """``on_message_send_stream`` / ``on_subscribe_to_task``: async generators."""
+
+    def traced(
+        wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> Any:
+        if not is_instrumentation_enabled():
+            return wrapped(*args, **kwargs)
+        return _traced_stream(tracer, method, wrapped, instance, args, kwargs)
+
+    return traced
+
+
+async def _traced_stream(
+    tracer: Tracer,
+    method: str,
+    wrapped: Callable[..., Any],
+    instance: Any,
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+) -> AsyncIterator[Any]:
+    span, exchange, caller = _start(tracer, method, instance, args, kwargs)
+    try:
+        async for item in wrapped(*args, **kwargs):
+            with internal_errors("reading an A2A stream event"):
+                exchange.result(item)
+            yield item
+    except Exception as exc:
+        _end(span, exchange, caller, exc)
+        raise
+    except BaseException:  # the client went away: the stream ends, not as an error of ours
+        _end(span, exchange, caller, None)
+        raise
+    _end(span, exchange, caller, None)
+
+
+class TracedExecutor(wrapt.ObjectProxy):  # type: ignore[misc,type-arg]
+    """An ``AgentExecutor`` whose ``execute`` runs in the conversation's session,
+    with the A2A task as the current run and the request's span as parent."""
+
+    async def execute(self, context: Any, event_queue: Any) -> Any:
+        token = None
+        with internal_errors("entering the A2A session"):
+            ctx = _executor_context(context)
+            if ctx is not None:
+                token = otel_context.attach(ctx)
+        try:
+            return await self.__wrapped__.execute(context, event_queue)
+        finally:
+            if token is not None:
+                otel_context.detach(token)
+
+
+def _executor_context(request_context: Any) -> Context | None:
+    call_context = getattr(request_context, "call_context", None)
+    handed = getattr(call_context, "state", {}).get(_STATE_KEY)
+    context_id = request_context.context_id
+    if handed is None or not context_id:
+        return None
+    span, caller = handed
+    attributes = session_attributes(context_id, caller)
+    session_id = attributes[semconv.SESSION_ID]
+    attributes[semconv.GEN_AI_CONVERSATION_ID] = session_id
+    scope = Scope(session_id, request_context.task_id or None, attributes)
+    # Baggage names this session: an agent called from here links to it.
+    return with_span_and_scope(span, scope, with_session_baggage(session_id, caller))
+
+
+def init_wrapper(
+    wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> Any:
+    """``DefaultRequestHandler(agent_executor, ...)``: the executor is traced."""
+    with internal_errors("wrapping the agent executor"):
+        if args and not isinstance(args[0], TracedExecutor):
+            args = (TracedExecutor(args[0]), *args[1:])
+        elif "agent_executor" in kwargs and not isinstance(
+            kwargs["agent_executor"], TracedExecutor
+        ):
+            kwargs = {**kwargs, "agent_executor": TracedExecutor(kwargs["agent_executor"])}
+    return wrapped(*args, **kwargs)
