@@ -76,7 +76,7 @@ def map_a2a_span(mapper: SpanMapper, ctx: _Span, attrs: Mapping[str, Any]) -> No
             event = _event(mapper, session, record, side, run_id, ended)
             if event is not None:
                 ctx.changes.events.append(event)
-    if span.status.status_code is StatusCode.ERROR and not server and task_id is None:
+    if span.status.status_code is StatusCode.ERROR and not server:
         ctx.changes.events.append(_error(ctx, attrs, side, ended))
     if server and task_id:
         ctx.changes.runs.append(_task_run(span, attrs, task_id))

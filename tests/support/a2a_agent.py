@@ -69,7 +69,9 @@ def span_record(span: ReadableSpan) -> dict[str, Any]:
     return {
         "name": span.name,
         "kind": span.kind.name,
-        "attributes": {k: list(v) if isinstance(v, tuple) else v for k, v in (span.attributes or {}).items()},
+        "attributes": {
+            k: list(v) if isinstance(v, tuple) else v for k, v in (span.attributes or {}).items()
+        },
         "trace_id": format(span.context.trace_id, "032x"),
         "span_id": format(span.context.span_id, "016x"),
         "parent_span_id": format(span.parent.span_id, "016x") if span.parent else None,

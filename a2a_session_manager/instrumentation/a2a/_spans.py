@@ -3,6 +3,7 @@
 A span is named by its method (``SendMessage``), CLIENT on the caller's side
 and SERVER on the agent's. Ending it never raises: what the call carried is
 set from its :class:`Exchange`, errors follow the conventions' ``error.type``.
+A task that fails is a call that succeeded: its state says so, not the span.
 """
 
 from __future__ import annotations
@@ -57,5 +58,3 @@ def _finish(
             message = f"{type(exc).__name__}: {exc}"[:_ERROR_MESSAGE_LIMIT]
             span.set_attribute(semconv.A2A_ERROR_MESSAGE, message)
             span.set_status(Status(StatusCode.ERROR, message))
-        elif exchange.task_state in ("TASK_STATE_FAILED", "TASK_STATE_REJECTED"):
-            span.set_status(Status(StatusCode.ERROR, exchange.task_state))
