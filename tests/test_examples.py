@@ -418,3 +418,26 @@ def test_an_example_given_an_unknown_store_url_fails_clearly() -> None:
     )
     assert completed.returncode != 0
     assert "nosuch://x" in completed.stderr
+
+
+def test_two_providers_example_records_one_session_for_both_clients(tmp_path: Path) -> None:
+    url, store = file_store(tmp_path / "sessions")
+    out = run_example("two_providers.py", "--store", url)
+
+    session = store.get("trip")
+    assert session is not None
+    llm = [e for e in session.events if e.source == EventSource.LLM]
+    assert [e.metadata["provider"] for e in llm] == ["openai", "openai", "anthropic", "anthropic"]
+    assert [e.message["call_id"] for e in tool_events(session)] == ["call_weather", "toolu_hotel"]
+    claude = session.token_summary.usage_by_model["claude-sonnet-4-5"]
+    assert (claude.prompt_tokens, claude.cache_write_input_tokens, claude.cached_input_tokens) == (
+        1144 + 1204,
+        1024,
+        1024,
+    )
+    # $3 / $3.75 (cache write) / $0.30 (cache read) / $15 per million tokens
+    expected = (120 * 3 + 1024 * 3.75 + 40 * 15 + 180 * 3 + 1024 * 0.3 + 12 * 15) / 1e6
+    assert claude.estimated_cost_usd == pytest.approx(expected)
+    assert f"claude-sonnet-4-5   2400 tokens  ${expected:.6f}" in out
+    assert "Anthropic prompt rebuilt: 9 messages, accepted: Enjoy Rome!" in out
+    assert "OpenAI prompt rebuilt: 10 messages, accepted" in out
