@@ -14,6 +14,7 @@ pytest_plugins: list[str] = [
     "tests.support.openai_server",
     "tests.support.anthropic_server",
     "tests.support.redis_server",
+    "tests.support.redis_cluster",
     "tests.support.otlp_receiver",
     "tests.support.otlp_metrics_receiver",
     "tests.support.otel",

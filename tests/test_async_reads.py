@@ -26,14 +26,20 @@ from a2a_session_manager.storage import (
 )
 
 
-@pytest.fixture(params=["memory", "file", "redis"])
+@pytest.fixture(params=["memory", "file", "redis", "cluster"])
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Any]:
-    if request.param == "memory":
+    kind = request.param
+    if kind == "memory":
         made: Any = InMemorySessionStore()
-    elif request.param == "file":
+    elif kind == "file":
         made = create_store(f"file://{tmp_path / 'sessions'}")
-    else:
+    elif kind == "redis":
         made = create_store(request.getfixturevalue("redis_url"))
+    else:
+        cluster = request.getfixturevalue("redis_cluster")
+        cluster.wait_healthy()
+        cluster.flush()
+        made = create_store(cluster.url)
     yield made
     made.close()
 

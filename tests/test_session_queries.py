@@ -35,7 +35,7 @@ from a2a_session_manager.storage.query import (
 )
 
 T0 = datetime(2025, 5, 1, tzinfo=UTC)
-STORES = ["memory", "file", "redis"]
+STORES = ["memory", "file", "redis", "cluster"]
 
 
 @pytest.fixture(params=STORES)
@@ -45,8 +45,13 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[BaseSessio
         made: Any = InMemorySessionStore()
     elif kind == "file":
         made = create_store(f"file://{tmp_path / 'sessions'}")
-    else:
+    elif kind == "redis":
         made = create_store(request.getfixturevalue("redis_url"))
+    else:
+        cluster = request.getfixturevalue("redis_cluster")
+        cluster.wait_healthy()
+        cluster.flush()
+        made = create_store(cluster.url)
     yield made
     made.close()
 

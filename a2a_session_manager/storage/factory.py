@@ -25,6 +25,44 @@ def _seconds(url: str, name: str, text: str) -> float:
     return value
 
 
+def _options(url: str, query: dict[str, list[str]]) -> dict[str, Any]:
+    options: dict[str, Any] = {
+        name: _seconds(url, name, query[name][0])
+        for name in ("socket_timeout", "socket_connect_timeout")
+        if name in query
+    }
+    if "wait_replicas" in query:
+        text = query["wait_replicas"][0]
+        if not text.isdigit():
+            raise UnknownStoreURLError(f"wait_replicas must be a whole number in {url!r}")
+        options["wait_for_replicas"] = int(text)
+    return options
+
+
+def _cluster_store(url: str, netloc: str, query: dict[str, list[str]], tls: bool) -> SessionStore:
+    from a2a_session_manager.storage.redis import create_redis_session_store
+
+    userinfo, _, hosts = netloc.rpartition("@")
+    username, _, password = userinfo.partition(":") if userinfo else ("", "", "")
+    nodes: list[tuple[str, int]] = []
+    for entry in hosts.split(","):
+        host, _, port = entry.strip().rpartition(":")
+        if not host or not port.isdigit():
+            raise UnknownStoreURLError(f"cluster nodes must be HOST:PORT in {url!r}")
+        nodes.append((host.strip("[]"), int(port)))
+    ttl = query.get("ttl", [None])[0]
+    return create_redis_session_store(
+        cluster=True,
+        startup_nodes=nodes,
+        password=unquote(password) if password else None,
+        username=unquote(username) if username else None,
+        key_prefix=query.get("key_prefix", ["session:"])[0],
+        expiration_seconds=int(ttl) if ttl else None,
+        ssl=tls,
+        **_options(url, query),
+    )
+
+
 def create_store(url: str) -> SessionStore:
     """A store for ``url``.
 
@@ -33,6 +71,10 @@ def create_store(url: str) -> SessionStore:
     - ``redis://[[user]:password@]HOST[:PORT][/DB][?key_prefix=session:&ttl=86400]``
       (``rediss://`` for TLS); ``socket_timeout`` and ``socket_connect_timeout``
       (seconds) in the query override the store's finite defaults
+    - ``redis+cluster://[[user]:password@]HOST:PORT[,HOST:PORT...]/[?...]`` — a
+      Redis Cluster reached through any of those nodes (``rediss+cluster://``
+      for TLS); the same query options, and ``wait_replicas=N``: a write
+      returns once N replicas have it (see ``create_redis_session_store``)
     """
     parts = urlsplit(url)
     scheme = parts.scheme.lower()
@@ -43,6 +85,8 @@ def create_store(url: str) -> SessionStore:
         if not directory:
             raise UnknownStoreURLError(f"file store URL needs a directory: {url!r}")
         return create_file_session_store(directory=directory)
+    if scheme in ("redis+cluster", "rediss+cluster"):
+        return _cluster_store(url, parts.netloc, parse_qs(parts.query), scheme.startswith("rediss"))
     if scheme in ("redis", "rediss"):
         from a2a_session_manager.storage.redis import create_redis_session_store
 
@@ -51,11 +95,6 @@ def create_store(url: str) -> SessionStore:
         if not db_text.isdigit():
             raise UnknownStoreURLError(f"Redis database must be a number in {url!r}")
         ttl = query.get("ttl", [None])[0]
-        timeouts: dict[str, Any] = {
-            name: _seconds(url, name, query[name][0])
-            for name in ("socket_timeout", "socket_connect_timeout")
-            if name in query
-        }
         return create_redis_session_store(
             host=parts.hostname or "localhost",
             port=parts.port or 6379,
@@ -65,8 +104,9 @@ def create_store(url: str) -> SessionStore:
             key_prefix=query.get("key_prefix", ["session:"])[0],
             expiration_seconds=int(ttl) if ttl else None,
             ssl=scheme == "rediss",
-            **timeouts,
+            **_options(url, query),
         )
     raise UnknownStoreURLError(
-        f"unknown store URL {url!r}: use memory://, file://DIR or redis://HOST:PORT/DB"
+        f"unknown store URL {url!r}: use memory://, file://DIR, redis://HOST:PORT/DB "
+        "or redis+cluster://HOST:PORT,HOST:PORT/"
     )

@@ -50,6 +50,7 @@ from a2a_session_manager.storage.changes import SessionChanges, mark_persisted
 from a2a_session_manager.storage.errors import (
     InvalidSessionIdError,
     SessionCorruptedError,
+    StoreUnavailableError,
     validate_session_id,
 )
 from a2a_session_manager.storage.query import (
@@ -78,6 +79,7 @@ _INSTALL_HINT = "the Redis session store needs redis-py: pip install a2a-session
 # the (single-threaded) server; a bigger write becomes several calls in the
 # same pipeline, each idempotent.
 _EVENTS_PER_CALL = 1000
+_WAIT_MS = 2000  # how long a write waits for its replicas (wait_for_replicas)
 
 ScriptArg = str | int
 
@@ -249,6 +251,7 @@ class RedisSessionStore(BaseSessionStore):
         *,
         close_client: bool = False,
         async_client_factory: Callable[[], Any] | None = None,
+        wait_for_replicas: int = 0,
     ) -> None:
         if expiration_seconds is not None and expiration_seconds <= 0:
             raise ValueError(
@@ -260,6 +263,8 @@ class RedisSessionStore(BaseSessionStore):
         self._ttl = expiration_seconds or 0
         self._close_client = close_client
         self._async_factory = async_client_factory
+        self._wait_for_replicas = wait_for_replicas
+        self._cluster = hasattr(client, "get_node_from_key")
         self._async_clients: dict[int, Any] = {}
 
     @classmethod
@@ -359,6 +364,31 @@ class RedisSessionStore(BaseSessionStore):
             for sid, reply in zip(written, replies, strict=True):
                 commands += index_commands(self._prefix, sid, reply)
             run_plan(self._client, _steps(Step(commands)))
+        if self._wait_for_replicas:
+            self._wait_replicated(keys.meta)
+
+    def _wait_replicated(self, key: str) -> None:
+        """Return once ``_wait_for_replicas`` replicas hold this write.
+
+        ``WAIT`` counts the writes of its own connection, and a master
+        replicates in order: so one short-lived write next to the session
+        (same slot, same master), then ``WAIT``, on one connection, covers
+        everything written to that master before."""
+        wanted = self._wait_for_replicas
+        marker = key.rsplit(":", 1)[0] + ":ack"
+        with translate_redis_errors("wait for replicas"):
+            client: Any = self._client
+            if self._cluster:
+                client = client.get_node_from_key(marker).redis_connection
+            pipe = client.pipeline(transaction=False)
+            pipe.set(marker, 1, px=60_000)
+            pipe.execute_command("WAIT", wanted, _WAIT_MS)
+            _, acked = pipe.execute()
+        if int(acked) < wanted:
+            raise StoreUnavailableError(
+                f"written, but {acked} of {wanted} replicas acknowledged it within "
+                f"{_WAIT_MS} ms: write again (writes are idempotent)"
+            )
 
     def _run_scripted(self, build: Callable[[Pipeline[Any]], None]) -> list[Any]:
         """Run a pipeline of script calls in one round trip, loading the
@@ -389,7 +419,8 @@ class RedisSessionStore(BaseSessionStore):
             parent_id = parent_ids[0] if parent_ids else None
             props = self._client.hgetall(keys.props)
             pipe = self._client.pipeline(transaction=False)
-            pipe.delete(*keys)
+            for key in keys:  # one by one: cluster pipelines refuse multi-key DEL
+                pipe.delete(key)
             for name, args, kwargs in unindex_commands(self._prefix, session_id, props):
                 getattr(pipe, name)(*args, **kwargs)
             if parent_id and ParentLink.parse(link and _text(link)) == ParentLink.LOCAL:
@@ -616,6 +647,9 @@ def create_redis_session_store(
     *,
     ssl: bool = False,
     client: Redis[Any] | None = None,
+    cluster: bool = False,
+    startup_nodes: Sequence[tuple[str, int]] | None = None,
+    wait_for_replicas: int = 0,
     **connection_kwargs: Any,
 ) -> RedisSessionStore:
     """A Redis store: on ``client`` if given (left open by ``close()``),
@@ -623,17 +657,48 @@ def create_redis_session_store(
     ``connection_kwargs`` go to ``redis.Redis`` (timeouts, ``retry``, ...);
     ``socket_timeout`` and ``socket_connect_timeout`` default to
     ``DEFAULT_SOCKET_TIMEOUT`` and ``DEFAULT_SOCKET_CONNECT_TIMEOUT`` seconds
-    (``None`` too: a store never waits forever)."""
+    (``None`` too: a store never waits forever).
+
+    ``cluster=True``: a Redis Cluster (redis-py's ``RedisCluster``) reached
+    through ``startup_nodes`` (``[(host, port), ...]``; default ``host:port``).
+    ``wait_for_replicas=N``: a write returns only once N replicas of the
+    session's master acknowledged it (``WAIT``), so a master that dies right
+    after loses nothing that was acknowledged; otherwise it raises
+    ``StoreUnavailableError`` and the caller writes again (writes are
+    idempotent). Without it Redis replicates asynchronously: a killed master
+    may lose its last writes (a manual ``CLUSTER FAILOVER`` never does).
+    """
     if client is not None:
-        return RedisSessionStore(client, key_prefix, expiration_seconds)
+        return RedisSessionStore(
+            client, key_prefix, expiration_seconds, wait_for_replicas=wait_for_replicas
+        )
     redis = _import_redis()
-    options = dict(host=host, port=port, db=db, password=password, ssl=ssl)
+    options: dict[str, Any] = dict(password=password, ssl=ssl)
     options.update(_bounded(connection_kwargs))
-    own_client = redis.Redis(**options)
+    if cluster:
+        import redis.asyncio.cluster
+        import redis.cluster
+
+        nodes = list(startup_nodes or [(host, port)])
+        options.pop("retry")  # the cluster client retries by moving to the right node
+        own: Any = redis.cluster.RedisCluster(
+            startup_nodes=[redis.cluster.ClusterNode(h, p) for h, p in nodes], **options
+        )
+        twin = _async_twin(
+            lambda **kw: redis.asyncio.cluster.RedisCluster(
+                startup_nodes=[redis.asyncio.cluster.ClusterNode(h, p) for h, p in nodes], **kw
+            ),
+            **options,
+        )
+    else:
+        options.update(host=host, port=port, db=db)
+        own = redis.Redis(**options)
+        twin = _async_twin(redis.asyncio.Redis, **options)
     return RedisSessionStore(
-        own_client,
+        own,
         key_prefix,
         expiration_seconds,
         close_client=True,
-        async_client_factory=_async_twin(redis.asyncio.Redis, **options),
+        async_client_factory=twin,
+        wait_for_replicas=wait_for_replicas,
     )
