@@ -42,7 +42,7 @@ from a2a_session_manager.storage.errors import (
     SessionNotFoundError,
     StoreUnavailableError,
 )
-from a2a_session_manager.storage.factory import UnknownStoreURLError
+from a2a_session_manager.storage.factory import STORE_URL_ENV, UnknownStoreURLError
 from a2a_session_manager.storage.query import InvalidCursorError, Scalar, SessionQuery
 
 EXIT_OK = 0
@@ -51,7 +51,7 @@ EXIT_BAD_ARGUMENTS = 2  # argparse's own code for arguments it cannot parse
 EXIT_STORE_UNAVAILABLE = 3  # the store cannot be reached or does not exist
 EXIT_CORRUPTED = 4  # stored data exists but cannot be read back
 
-STORE_ENV = "A2A_SESSIONS_STORE"
+STORE_ENV = STORE_URL_ENV
 DEFAULT_STORE = "file://./sessions"
 JSON_VERSION = 1
 PROGRESS_THRESHOLD = 100  # listings of more sessions report progress even off a terminal

@@ -9,6 +9,8 @@ Environment variables honoured:
                              provider ``configure`` created; an application's provider
                              exports its own spans (``otlp_endpoint=`` adds one anyway);
                              GenAI metrics too, when no meter provider is set.
+``A2A_SESSIONS_STORE``       the store URL (``file://DIR``, ``redis://HOST:PORT/DB``) when
+                             the first ``configure`` is given no ``store``.
 ``OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT``
                              ``SPAN_ONLY`` / ``SPAN_AND_EVENT``: OTLP export carries
                              message content (``NO_CONTENT`` by default; other values
@@ -41,6 +43,7 @@ from a2a_session_manager.exporters._processor import (
     DEFAULT_SHUTDOWN_TIMEOUT,
     SessionSpanProcessor,
 )
+from a2a_session_manager.sdk._environment import store_from_environment
 from a2a_session_manager.sdk._meters import meter_provider_for
 from a2a_session_manager.sdk._provider import (
     OTLP_NOT_ADDED,
@@ -233,7 +236,8 @@ def configure(
     the global SDK provider, else to a new provider (made global only if no
     provider was set). A user's provider and its processors are never
     replaced. ``store`` also becomes ``SessionStoreProvider``'s store; without
-    it the provider's current store is used at each write.
+    it the first call builds the store ``A2A_SESSIONS_STORE`` names (when
+    set), else the provider's current store is used at each write.
 
     A second call on the same provider reconfigures the existing processor
     (store, content capture, redaction) and returns the same handle; it never
@@ -267,6 +271,8 @@ def configure(
     global _handle, _atexit_registered
     with _lock:
         set_remote_sessions(remote_sessions)
+        if store is None and _handle is None:
+            store = store_from_environment()
         if store is not None:
             SessionStoreProvider.set_store(store)
         if sdk_disabled():

@@ -10,6 +10,9 @@ from a2a_session_manager.storage.errors import StoreError
 from a2a_session_manager.storage.file import create_file_session_store
 from a2a_session_manager.storage.memory import InMemorySessionStore
 
+# The variable that names the application's store URL (configure() and the CLI).
+STORE_URL_ENV = "A2A_SESSIONS_STORE"
+
 
 class UnknownStoreURLError(StoreError, ValueError):
     """A store URL whose scheme or form this library does not know."""
