@@ -33,7 +33,7 @@ Builder = Callable[[Conversation, BuildContext], list[ChatMessage]]
 
 def _in_order(conversation: Conversation, chosen: Iterable[Turn | None]) -> list[Turn]:
     wanted = {id(turn) for turn in chosen if turn is not None}
-    return [turn for turn in conversation.turns if id(turn) in wanted]
+    return [turn for turn in (*conversation.system, *conversation.turns) if id(turn) in wanted]
 
 
 def minimal(conversation: Conversation, context: BuildContext) -> list[ChatMessage]:

@@ -87,17 +87,19 @@ def tool_call_record(event: SessionEvent) -> ToolCallRecord:
 
 
 def call_failure(message: LLMMessage) -> str:
-    """How a call failed or was interrupted, in a few words ("" when it did not)."""
+    """How a call was interrupted and/or failed, in a few words ("" when it
+    did neither): ``stream cut …; failed: <type> <status>: <message>``."""
+    parts: list[str] = []
+    if message.interrupted == "cut":
+        parts.append("stream cut before it ended")
+    elif message.interrupted == "abandoned":
+        parts.append("stream abandoned by the caller")
     if message.error is not None:
         error = message.error
         status = f" {error.status_code}" if error.status_code is not None else ""
         text = f"failed: {error.type}{status}"
-        return f"{text}: {error.message}" if error.message else text
-    if message.interrupted == "cut":
-        return "stream cut before it ended"
-    if message.interrupted == "abandoned":
-        return "stream abandoned by the caller"
-    return ""
+        parts.append(f"{text}: {error.message}" if error.message else text)
+    return "; ".join(parts)
 
 
 def instructions_summary(instructions: Instructions) -> str:
