@@ -7,7 +7,7 @@ is never dropped with its event; it is stored in its place as::
     {"__unencodable__": {"type": "<type name>", "repr": "<safe, shortened repr or why>"}}
 
 and counted (:func:`unencodable_count`). That happens to a value whose
-``repr`` raises, to an integer of more than about 3,600 digits, to NaN and
+``repr`` raises, to an integer of more than 4,300 digits, to NaN and
 infinities, to a container nested deeper than :data:`MAX_DEPTH` in a value
 the application hands over, or :data:`STORED_DEPTH` in a stored field (the
 part above the limit is kept), and to a container that contains itself. Other
@@ -36,9 +36,16 @@ STORED_DEPTH = MAX_DEPTH + 8
 
 UNENCODABLE_KEY = "__unencodable__"
 
-# Integers beyond this many bits have more digits than Python converts to text
-# by default (4,300), which readers refuse.
-_MAX_INT_BITS = 12_000
+# Integers with more digits than Python converts to text by default are
+# refused by readers (pydantic-core too).
+MAX_INT_DIGITS = 4_300
+_INT_LIMIT = 10**MAX_INT_DIGITS
+
+
+def _int_fits(value: int) -> bool:
+    return value.bit_length() < 14_000 or -_INT_LIMIT < value < _INT_LIMIT
+
+
 _REPR_CHARS = 200
 
 _repr = reprlib.Repr()
@@ -70,7 +77,7 @@ def _type_name(value: Any) -> str:
 
 def safe_repr(value: Any) -> str:
     """A short ``repr`` that never raises (it says why when it cannot)."""
-    if isinstance(value, int) and value.bit_length() > _MAX_INT_BITS:
+    if isinstance(value, int) and not _int_fits(value):
         return f"<int of about {int(value.bit_length() * 0.30103)} digits>"
     try:
         # reprlib bounds containers (depth, items) and survives raising items.
@@ -112,7 +119,7 @@ def _safe(value: Any, limit: int, depth: int, path: set[int]) -> Any:
     if value is None or isinstance(value, str | bool):
         return value
     if isinstance(value, int):
-        return value if value.bit_length() <= _MAX_INT_BITS else placeholder(value)
+        return value if _int_fits(value) else placeholder(value)
     if isinstance(value, float):
         return value if math.isfinite(value) else placeholder(value)
     if isinstance(value, dict | list | tuple | set | frozenset):
@@ -165,32 +172,53 @@ def _leaf(value: Any, limit: int, depth: int, path: set[int]) -> Any:
         return placeholder(value, f"<repr failed: {_type_name(exc)}>")
 
 
+def text_nests_deeper_than(text: str, value: Any, limit: int) -> bool:
+    """Whether ``value``, encoded as ``text``, nests objects and arrays more
+    than ``limit`` levels. Counting brackets (in C) rules it out for nearly
+    every value; only values with more brackets than the limit are walked."""
+    if text.count("{") + text.count("[") <= limit:
+        return False
+    return needs_safing(value, limit)
+
+
 def needs_safing(value: Any, max_depth: int = STORED_DEPTH) -> bool:
     """Whether a stored model's field value needs :func:`json_safe` before the
     store's encoder sees it (too deep, self-containing, huge numbers, NaN,
-    odd keys); cheap for the usual strings and small dicts."""
-    return _needs(value, max_depth, 0, set())
-
-
-def _needs(value: Any, limit: int, depth: int, path: set[int]) -> bool:
-    if value is None or isinstance(value, str | bool):
-        return False
-    if isinstance(value, int):
-        return value.bit_length() > _MAX_INT_BITS
-    if isinstance(value, float):
-        return not math.isfinite(value)
-    if isinstance(value, dict | list | tuple | set | frozenset):
-        if depth >= limit or id(value) in path:
-            return True
-        path.add(id(value))
-        try:
-            if isinstance(value, dict):
-                return any(
-                    not isinstance(k, str) or _needs(v, limit, depth + 1, path)
-                    for k, v in value.items()
-                )
-            return any(_needs(v, limit, depth + 1, path) for v in value)
-        finally:
-            path.discard(id(value))
-    # Other objects go through the encoder's fallback, which is safe.
+    odd keys). Iterative, with exact type checks first: it runs over whole
+    messages on the write path. A value that contains itself nests past the
+    limit along the loop, so no visited set is needed."""
+    pending: list[tuple[Any, int]] = [(value, 0)]
+    while pending:
+        item, depth = pending.pop()
+        kind = type(item)
+        if kind is str or kind is bool or item is None:
+            continue
+        if kind is dict or kind is list:
+            if depth >= max_depth:
+                return True
+            if kind is dict:
+                for key, child in item.items():
+                    if type(key) is not str:
+                        return True
+                    if type(child) is not str:
+                        pending.append((child, depth + 1))
+            else:
+                pending.extend((child, depth + 1) for child in item if type(child) is not str)
+        elif isinstance(item, bool):
+            continue
+        elif isinstance(item, int):
+            if not _int_fits(item):
+                return True
+        elif isinstance(item, float):
+            if not math.isfinite(item):
+                return True
+        elif isinstance(item, dict):  # subclasses, as above
+            if depth >= max_depth or any(type(k) is not str for k in item):
+                return True
+            pending.extend((child, depth + 1) for child in item.values())
+        elif isinstance(item, list | tuple | set | frozenset):
+            if depth >= max_depth:
+                return True
+            pending.extend((child, depth + 1) for child in item)
+        # Other objects go through the encoder's fallback, which is safe.
     return False

@@ -15,6 +15,7 @@ from __future__ import annotations
 import gc
 import json
 import logging
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -23,6 +24,7 @@ import pydantic_core
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from a2a_session_manager.models.json_values import (
+    MAX_INT_DIGITS,
     STORED_DEPTH,
     json_safe,
     needs_safing,
@@ -33,6 +35,7 @@ from a2a_session_manager.models.session_run import SessionRun
 
 logger = logging.getLogger(__name__)
 
+_LONG_NUMBER = re.compile(rf"\d{{{MAX_INT_DIGITS + 1}}}")
 _events_adapter = TypeAdapter(list[SessionEvent])
 _runs_adapter = TypeAdapter(list[SessionRun])
 _item_adapters: dict[TypeAdapter[Any], TypeAdapter[Any]] = {
@@ -70,9 +73,8 @@ def _free_values(model: BaseModel) -> dict[str, Any]:
     # state): nested models, dates and enums are pydantic's own business.
     return {
         name: value
-        for name in type(model).model_fields
-        if isinstance(value := getattr(model, name, None), dict | list | tuple | int | float)
-        and not isinstance(value, bool)
+        for name, value in model
+        if isinstance(value, dict | list | tuple | int | float) and not isinstance(value, bool)
     }
 
 
@@ -85,22 +87,37 @@ def _safed(model: BaseModel, *, always: bool = False) -> BaseModel:
     return model.model_copy(update=update) if update else model
 
 
+def _may_not_read_back(text: str) -> bool:
+    """Whether a document may nest deeper than the limit or hold an integer
+    readers refuse: counting brackets (in C) rules both out for nearly every
+    document without walking its values."""
+    return text.count("{") + text.count("[") > STORED_DEPTH or (
+        len(text) > MAX_INT_DIGITS and _LONG_NUMBER.search(text) is not None
+    )
+
+
+def _encoded_safely(model: BaseModel) -> str:
+    data = _scrub_surrogates(_safed(model, always=True).model_dump(fallback=_fallback))
+    return pydantic_core.to_json(data, fallback=_fallback).decode()
+
+
 def to_json(model: BaseModel) -> str:
-    """One line of JSON for ``model`` (never raises for odd field values)."""
-    model = _safed(model)
+    """One line of JSON for ``model`` (never raises for odd field values).
+    (NaN and infinities in fields pydantic encodes itself become ``null``.)"""
     try:
-        return model.model_dump_json(fallback=_fallback)
-    except ValueError:
-        # Lone surrogates ("\ud800") and non-UTF-8 bytes (which pydantic
-        # encodes itself, without the fallback) cannot be UTF-8; keep them
-        # visibly escaped.
-        data = _scrub_surrogates(model.model_dump(fallback=_fallback))
-        return pydantic_core.to_json(data, fallback=_fallback).decode()
+        text = model.model_dump_json(fallback=_fallback)
     except Exception:
-        # A value whose own serialisation hooks raise: encode it our way.
+        # Lone surrogates ("\ud800") and non-UTF-8 bytes (which pydantic
+        # encodes itself, without the fallback) cannot be UTF-8: kept visibly
+        # escaped. Self-containing values and hostile serialisation hooks:
+        # placeholders.
         logger.debug("encoding a %s the safe way", type(model).__name__, exc_info=True)
-        data = _scrub_surrogates(_safed(model, always=True).model_dump(fallback=_fallback))
-        return pydantic_core.to_json(data, fallback=_fallback).decode()
+        return _encoded_safely(model)
+    if _may_not_read_back(text):
+        safed = _safed(model)
+        if safed is not model:
+            return safed.model_dump_json(fallback=_fallback)
+    return text
 
 
 @contextmanager
