@@ -22,7 +22,7 @@ import pytest
 from opentelemetry.sdk.trace import TracerProvider
 
 import a2a_session_manager as asm
-from a2a_session_manager.storage import SessionStore
+from a2a_session_manager.storage import InMemorySessionStore, SessionStore
 from tests.support.recording_children import child_messages, record_in_open_session
 from tests.support.redis_server import RedisServer
 
@@ -181,4 +181,43 @@ def test_multiprocessing_children_record_in_the_open_session(
         expected.update(child_messages(tag))
     assert messages == expected  # every child event once, no parent event twice
     assert handle.stats()["dropped_events"] == 0
+    handle.shutdown()
+
+
+def test_forks_while_threads_read_the_memory_store(clean_otel: None) -> None:
+    store = InMemorySessionStore()
+    handle = asm.configure(store=store, tracer_provider=TracerProvider())
+    with asm.session("read-hard"):
+        for i in range(200):
+            asm.record_event(f"event {i}")
+    stop = threading.Event()
+
+    def read() -> None:  # holds the store's lock most of the time
+        while not stop.is_set():
+            store.get("read-hard")
+            store.list_sessions()
+
+    readers = [threading.Thread(target=read) for _ in range(4)]
+    for reader in readers:
+        reader.start()
+    pids = []
+    try:
+        for _ in range(CHILDREN):
+            pid = os.fork()
+            if pid == 0:
+                code = 1
+                try:
+                    with asm.session("in-child"), asm.run("r"):
+                        asm.record_event("child")
+                    child = store.get("in-child")
+                    code = 0 if child is not None and len(child.events) == 1 else 2
+                finally:
+                    os._exit(code)
+            pids.append(pid)
+        codes = _wait_all(pids, CHILD_JOIN_TIMEOUT)
+    finally:
+        stop.set()
+        for reader in readers:
+            reader.join(60)
+    assert sorted(codes.values()) == [0] * CHILDREN  # none hung on a lock a reader held
     handle.shutdown()

@@ -31,6 +31,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from a2a_session_manager.storage._after_fork import renew_locks_after_fork
 from a2a_session_manager.storage._file_log import (
     FileKey,
     locked_append,
@@ -155,6 +156,11 @@ class FileIndex:
         self._key: FileKey | None = None
         self._offset = 0
         self._lines = 0
+        renew_locks_after_fork(self)
+
+    def after_fork_in_child(self) -> None:
+        # Another thread of the parent may have held the lock at the fork.
+        self._lock = threading.Lock()
 
     def append(self, line: bytes) -> None:
         """Record one write (the caller maps ``OSError``)."""

@@ -29,6 +29,7 @@ from a2a_session_manager.models.hierarchy import ParentLink
 from a2a_session_manager.models.session import Session
 from a2a_session_manager.models.session_metadata import SessionMetadata
 from a2a_session_manager.storage import _file_records as records
+from a2a_session_manager.storage._after_fork import renew_locks_after_fork
 from a2a_session_manager.storage._file_index import FileIndex, delete_line, update_line
 from a2a_session_manager.storage._file_log import (
     FileKey,
@@ -118,8 +119,13 @@ class FileSessionStore(BaseSessionStore):
         self._memo: OrderedDict[str, _Written] = OrderedDict()
         self._hashed_ids: dict[str, str] = {}
         self._lock = threading.Lock()
+        renew_locks_after_fork(self)
         self._ensure_directory()
         self._index = FileIndex(self._dir, self._summaries_from_logs)
+
+    def after_fork_in_child(self) -> None:
+        # Another thread of the parent may have held the lock at the fork.
+        self._lock = threading.Lock()
 
     # -- writes ---------------------------------------------------------
     def apply(self, changes: SessionChanges) -> None:

@@ -14,6 +14,7 @@ from a2a_session_manager.models.session_event import SessionEvent
 from a2a_session_manager.models.session_metadata import SessionMetadata
 from a2a_session_manager.models.session_run import SessionRun
 from a2a_session_manager.models.token_usage import TokenSummary
+from a2a_session_manager.storage._after_fork import renew_locks_after_fork
 from a2a_session_manager.storage._summary_index import SummaryIndex, SummaryUpdate
 from a2a_session_manager.storage.base import BaseSessionStore, as_query
 from a2a_session_manager.storage.changes import SessionChanges, mark_persisted, merge_metadata
@@ -63,6 +64,11 @@ class InMemorySessionStore(BaseSessionStore):
         self._index = SummaryIndex()
         self._lock = threading.RLock()
         self._read_barrier: Callable[[], None] | None = None
+        renew_locks_after_fork(self)
+
+    def after_fork_in_child(self) -> None:
+        # A reader thread of the parent may have held the lock at the fork.
+        self._lock = threading.RLock()
 
     def set_read_barrier(self, barrier: Callable[[], None] | None) -> None:
         """Run ``barrier`` before every read.
