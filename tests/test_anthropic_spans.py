@@ -95,7 +95,6 @@ def test_span_carries_the_conventions_attributes_and_structured_messages(
                     "arguments": {"city": "Oslo"},
                 },
             ],
-            "finish_reason": "tool_calls",
         }
     ]
 

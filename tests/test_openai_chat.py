@@ -90,7 +90,6 @@ def test_chat_span_has_request_response_and_usage(
         {
             "role": "assistant",
             "parts": [{"type": "text", "content": "Rainy."}],
-            "finish_reason": "stop",
         }
     ]
 

@@ -38,7 +38,8 @@ land in a local session of their own, and each also carries that session's
 A2A_SESSION_PARENT_ID and A2A_SESSION_PARENT_LINK (the caller's claim).
 
 Structured messages (GEN_AI_INPUT_MESSAGES / GEN_AI_OUTPUT_MESSAGES) are a
-JSON list of ``{"role": ..., "parts": [...], "finish_reason"?: ...}`` with
+JSON list of ``{"role": ..., "parts": [...]}`` (no ``finish_reason``: the
+conventions deprecated it for GEN_AI_RESPONSE_FINISH_REASONS) with
 parts ``{"type": "text", "content": str}``,
 ``{"type": "tool_call", "id": str, "name": str, "arguments": any}`` and
 ``{"type": "tool_call_response", "id": str, "response": any}``.

@@ -101,11 +101,9 @@ def input_messages(messages: Iterable[Any]) -> list[Message]:
 
 
 def output_message(message: Any) -> Message:
-    return {
-        "role": "assistant",
-        "parts": _parts(field(message, "content")),
-        "finish_reason": finish_reason(field(message, "stop_reason")),
-    }
+    # No "finish_reason" in the message: deprecated by the conventions for
+    # gen_ai.response.finish_reasons, which the span carries.
+    return {"role": "assistant", "parts": _parts(field(message, "content"))}
 
 
 def system_instructions(system: Any) -> list[Part] | None:

@@ -132,9 +132,5 @@ class MessageAccumulator:
             return 0
 
     def content(self) -> dict[str, Any]:
-        message = {
-            "role": "assistant",
-            "parts": self._parts(),
-            "finish_reason": finish_reason(self.stop_reason),
-        }
+        message = {"role": "assistant", "parts": self._parts()}
         return {semconv.GEN_AI_OUTPUT_MESSAGES: [message]}

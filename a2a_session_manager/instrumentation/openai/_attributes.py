@@ -210,8 +210,7 @@ def responses_response_attributes(response: Any) -> Attributes:
 def responses_response_content(response: Any) -> Attributes:
     """The output of a Responses ``response`` as content attributes."""
     output = field(response, "output") or ()
-    reason = responses_finish_reason(response)
-    return {semconv.GEN_AI_OUTPUT_MESSAGES: responses_output_messages(output, reason)}
+    return {semconv.GEN_AI_OUTPUT_MESSAGES: responses_output_messages(output)}
 
 
 # Long enough for any API error's message; a body echoed back whole is not kept.

@@ -209,18 +209,17 @@ def chat_output_messages(choices: Iterable[Any]) -> list[Message]:
     for choice in choices:
         message = chat_message(field(choice, "message"))
         message["role"] = message["role"] or "assistant"
-        message["finish_reason"] = field(choice, "finish_reason")
+        # No "finish_reason" in the message: the conventions deprecated it for
+        # gen_ai.response.finish_reasons, which the span carries.
         output.append(message)
     return output
 
 
-def assistant_message(
-    text: str | None, calls: Iterable[tuple[Any, Any, Any]], finish_reason: Any
-) -> Message:
+def assistant_message(text: str | None, calls: Iterable[tuple[Any, Any, Any]]) -> Message:
     """An output message assembled from stream deltas (``calls``: id, name, arguments)."""
     parts = [text_part(text)] if text else []
     parts.extend(tool_call_part(call_id, name, arguments) for call_id, name, arguments in calls)
-    return {"role": "assistant", "parts": parts, "finish_reason": finish_reason}
+    return {"role": "assistant", "parts": parts}
 
 
 # -- responses -------------------------------------------------------------------
@@ -253,14 +252,14 @@ def responses_input_messages(input_value: Any) -> list[Message]:
     return messages
 
 
-def responses_output_messages(output: Iterable[Any], finish_reason: Any) -> list[Message]:
+def responses_output_messages(output: Iterable[Any]) -> list[Message]:
     """All output items of one response, as a single assistant message."""
     parts: list[Part] = []
     for item in output:
         message = _response_item(item)
         if message is not None:
             parts.extend(message["parts"])
-    return [{"role": "assistant", "parts": parts, "finish_reason": finish_reason}]
+    return [{"role": "assistant", "parts": parts}]
 
 
 def system_instructions(instructions: Any) -> list[Part] | None:

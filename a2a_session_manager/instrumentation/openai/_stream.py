@@ -188,7 +188,7 @@ class ChatAccumulator:
     def content(self) -> dict[str, Any]:
         choices = [state for _, state in sorted(self.choices.items())]
         messages = [
-            assistant_message("".join(c.text), c.calls_list(), c.finish_reason) for c in choices
+            assistant_message("".join(c.text), c.calls_list()) for c in choices
         ]
         return {semconv.GEN_AI_OUTPUT_MESSAGES: messages}
 
@@ -245,7 +245,7 @@ class ResponsesAccumulator:
     def content(self) -> dict[str, Any]:
         if self.response is not None:
             return responses_response_content(self.response)
-        message = assistant_message("".join(self.text), self._calls(), None)
+        message = assistant_message("".join(self.text), self._calls())
         return {semconv.GEN_AI_OUTPUT_MESSAGES: [message]}
 
 
@@ -311,7 +311,7 @@ class StreamState:
             how = None
         attributes, content = self._attributes(), self._content()
         if how is not None:
-            attributes, content = _interrupted(attributes, how), _interrupted_content(content, how)
+            attributes = _interrupted(attributes, how)
         end_span(self.span, attributes, error, content)
 
     def _first_chunk(self, item: Any) -> None:
@@ -380,17 +380,6 @@ def _interrupted(
         values[semconv.A2A_STREAM_INTERRUPTED] = how
         if how == semconv.STREAM_CUT or not values.get(semconv.GEN_AI_RESPONSE_FINISH_REASONS):
             values[semconv.GEN_AI_RESPONSE_FINISH_REASONS] = [FINISH_ERROR]
-        return values
-
-    return marked
-
-
-def _interrupted_content(content: ContentProducer, how: str) -> ContentProducer:
-    def marked() -> dict[str, Any]:
-        values = content()
-        for message in values.get(semconv.GEN_AI_OUTPUT_MESSAGES) or ():
-            if how == semconv.STREAM_CUT or message.get("finish_reason") is None:
-                message["finish_reason"] = FINISH_ERROR
         return values
 
     return marked
