@@ -158,8 +158,11 @@ async def test_blocking_send_links_two_sessions(caller: Caller, agent: A2AAgent)
     assert set(their_messages) == {sent_id, reply.metadata["a2a"]["message_id"]}
     assert their_messages[sent_id].message == sent.message  # the same message on both sides
     assert all(e.task_id == task.id for e in theirs.events)
-    # linked on the agent's side only: the caller's session is never written by it
-    assert mine.parent_id is None and caller.store.children("coordinator-1") == []
+    # the agent never writes into the caller's session; the caller links the
+    # session of the conversation it chose to start, on its own side
+    assert mine.parent_id is None
+    assert caller.store.children("coordinator-1") == [theirs.id]
+    assert [s.id for s in mine.descendants(caller.store)] == [theirs.id]
     assert [a.id for a in theirs.ancestors(caller.store)] == ["coordinator-1"]
 
 

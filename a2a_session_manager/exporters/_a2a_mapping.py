@@ -13,7 +13,10 @@ A SERVER span also records the A2A task as a run of the agent's session:
 its id is the task id, its status follows the task's latest state, and
 ``metadata["reference_task_ids"]`` links a follow-up task to the tasks it
 names. A failed CLIENT call (remote unreachable, stream cut) records an
-``a2a_error`` event in the caller's session.
+``a2a_error`` event in the caller's session. A CLIENT call that learnt the
+``contextId`` links the agent's session (``a2a-{contextId}``) as a child of
+the caller's, on the caller's side, as ``ActiveSession.add_child`` would: the
+caller chose whom it called; the agent never writes into the caller's session.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from a2a_session_manager.models.event_source import EventSource
 from a2a_session_manager.models.session_event import SessionEvent
 from a2a_session_manager.models.session_run import RunStatus
 from a2a_session_manager.telemetry import semconv
+from a2a_session_manager.telemetry._a2a_sessions import a2a_session_id
 from a2a_session_manager.telemetry._json import from_json_text
 
 if TYPE_CHECKING:
@@ -80,6 +84,11 @@ def map_a2a_span(mapper: SpanMapper, ctx: _Span, attrs: Mapping[str, Any]) -> No
         ctx.changes.events.append(_error(ctx, attrs, side, ended))
     if server and task_id:
         ctx.changes.runs.append(_task_run(span, attrs, task_id))
+    context_id = _str(attrs.get(semconv.GEN_AI_CONVERSATION_ID))
+    if not server and context_id:
+        child = a2a_session_id(context_id)
+        if child != session and child not in ctx.changes.child_ids:
+            ctx.changes.child_ids.append(child)
 
 
 def _event(

@@ -3,7 +3,7 @@ work recorded in the session of its A2A conversation.
 
 The caller's headers (``ServerCallContext.state["headers"]``) continue its
 trace. The agent records into a session of its own, ``a2a-{contextId}``
-(:func:`server_session_id`): the caller's ``contextId`` and baggage session
+(``telemetry._a2a_sessions``): the caller's ``contextId`` and baggage session
 are claims, so this process never writes into a session the caller names;
 the caller's session becomes the parent (``remote`` or, when the
 ``remote_sessions`` policy accepts it, ``remote-trusted``). While the agent
@@ -13,7 +13,6 @@ executor runs, that session is current and the A2A task is the current run
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import AsyncIterator, Callable, Mapping
 from typing import Any, Final
 
@@ -26,6 +25,7 @@ from opentelemetry.trace import Span, SpanKind, Tracer
 from a2a_session_manager.instrumentation.a2a._records import Exchange
 from a2a_session_manager.instrumentation.a2a._spans import end_span
 from a2a_session_manager.telemetry import semconv
+from a2a_session_manager.telemetry._a2a_sessions import a2a_session_id
 from a2a_session_manager.telemetry._context import (
     Scope,
     claim_link,
@@ -40,20 +40,11 @@ Wrapper = Callable[[Callable[..., Any], Any, tuple[Any, ...], dict[str, Any]], A
 
 # Where the request's span and caller context wait for the agent executor.
 _STATE_KEY: Final = "a2a_session_manager.server_span"
-_MAX_ID_CHARS: Final = 200
-SESSION_PREFIX: Final = "a2a-"
-
-
-def server_session_id(context_id: str) -> str:
-    """The local session of an A2A conversation; long ids are hashed."""
-    if len(context_id) > _MAX_ID_CHARS:
-        return SESSION_PREFIX + hashlib.blake2b(context_id.encode(), digest_size=16).hexdigest()
-    return SESSION_PREFIX + context_id
 
 
 def session_attributes(context_id: str, caller: Context) -> dict[str, str]:
     """What every span of the agent's session carries: its id and parent claim."""
-    session_id = server_session_id(context_id)
+    session_id = a2a_session_id(context_id)
     attributes = {semconv.SESSION_ID: session_id}
     claim = remote_claim(caller)
     if claim is not None and claim != session_id:
