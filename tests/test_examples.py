@@ -441,3 +441,42 @@ def test_two_providers_example_records_one_session_for_both_clients(tmp_path: Pa
     assert f"claude-sonnet-4-5   2400 tokens  ${expected:.6f}" in out
     assert "Anthropic prompt rebuilt: 9 messages, accepted: Enjoy Rome!" in out
     assert "OpenAI prompt rebuilt: 10 messages, accepted" in out
+
+
+def test_a2a_agents_example_records_one_tree_across_two_processes(tmp_path: Path) -> None:
+    url, store = file_store(tmp_path / "sessions")
+    out = run_example("a2a_agents.py", "--store", url)
+    found = re.search(r"specialist agent: pid (\d+), .* \(coordinator pid (\d+)\)", out)
+    assert found is not None, out
+    with pytest.raises(ProcessLookupError):  # the example stopped what it started
+        os.kill(int(found.group(1)), 0)
+
+    top = only(store, "trip-")
+    specialist = only(store, "a2a-")
+    assert top.parent_id is None and top.child_ids == [specialist.id]
+    assert specialist.parent_id == top.id and specialist.parent_link == "remote-trusted"
+    [task] = specialist.runs
+    assert (task.name, task.status) == ("weather-specialist", RunStatus.COMPLETED)
+    # the specialist's LLM calls and tool ran in its session, inside the task's run
+    assert specialist.total_tokens > 0 and top.total_tokens == 0
+    [weather] = tool_events(specialist)
+    assert weather.message["arguments"] == {"location": "Lisbon"}
+    assert {e.task_id for e in specialist.events} == {task.id}
+    # the question crossed once each way: one message id on both sides
+    sent = {e.metadata["a2a"]["message_id"] for e in top.events if e.type == "a2a_message"}
+    received = {
+        e.metadata["a2a"]["message_id"] for e in specialist.events if e.type == "a2a_message"
+    }
+    assert sent and sent == received
+
+    tree = subprocess.run(
+        [sys.executable, "-m", "a2a_session_manager.cli", "--store", url, "tree", specialist.id],
+        cwd=ROOT,
+        env=example_env(),
+        capture_output=True,
+        text=True,
+        timeout=HANG_GUARD,
+        check=True,
+    ).stdout
+    assert re.search(rf"^{top.id} ", tree, re.M)
+    assert re.search(rf"^└── {specialist.id} .*◀$", tree, re.M)
