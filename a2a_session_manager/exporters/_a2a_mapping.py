@@ -55,6 +55,7 @@ _RUN_STATUS: Final = {
     "TASK_STATE_CANCELED": RunStatus.CANCELLED,
 }
 _SOURCES: Final = {"user": EventSource.USER, "agent": EventSource.LLM}
+_NOT_METADATA: Final = frozenset({"parts", "time_unix_nano"})
 
 
 def _time(ns: int | None) -> datetime:
@@ -100,7 +101,10 @@ def _event(
     timestamp: datetime,
 ) -> SessionEvent | None:
     kind = record.get("kind")
-    metadata = {"a2a": {**{k: v for k, v in record.items() if k != "parts"}, **side}}
+    seen = record.get("time_unix_nano")
+    if isinstance(seen, int) and not isinstance(seen, bool):
+        timestamp = _time(seen)
+    metadata = {"a2a": {**{k: v for k, v in record.items() if k not in _NOT_METADATA}, **side}}
     content = record.get("parts") if mapper.capture_content else None
     if kind == "message":
         message_id = str(record.get("message_id"))

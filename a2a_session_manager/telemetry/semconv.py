@@ -233,7 +233,8 @@ A2A_TOOL_PARENT_EVENT_ID: Final = "a2a.tool.parent_event_id"
 # On an A2A span (ours): JSON list of what the call carried, in order: messages
 # ``{"kind": "message", "message_id", "role", "parts", "task_id", "context_id",
 # "reference_task_ids"}``, task states ``{"kind": "status", "task_id", "state"}``
-# and artifacts ``{"kind": "artifact", "task_id", "artifact_id", "name", "parts"}``.
+# and artifacts ``{"kind": "artifact", "task_id", "artifact_id", "name", "parts"}``;
+# each with ``time_unix_nano``, when this side saw it.
 A2A_EXCHANGE: Final = "a2a.exchange"
 
 # Span event recorded by record_event()

@@ -8,6 +8,7 @@ message id), each task state once, each artifact.
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from google.protobuf.json_format import MessageToDict  # type: ignore[import-untyped]
@@ -123,7 +124,7 @@ class Exchange:
         if key in self._messages:
             return
         self._messages.add(key)
-        self.records.append(
+        self._record(
             {
                 "kind": "message",
                 "message_id": key,
@@ -143,7 +144,7 @@ class Exchange:
         if (task_id, state) in self._states:
             return
         self._states.add((task_id, state))
-        self.records.append({"kind": "status", "task_id": task_id, "state": state})
+        self._record({"kind": "status", "task_id": task_id, "state": state})
 
     def artifact(self, task_id: str, artifact: Any) -> None:
         parts = _parts(artifact.parts)
@@ -151,7 +152,7 @@ class Exchange:
         if key in self._artifacts:
             return
         self._artifacts.add(key)
-        self.records.append(
+        self._record(
             {
                 "kind": "artifact",
                 "task_id": task_id,
@@ -160,6 +161,10 @@ class Exchange:
                 "parts": parts,
             }
         )
+
+    def _record(self, record: dict[str, Any]) -> None:
+        record["time_unix_nano"] = time.time_ns()  # when this side saw it
+        self.records.append(record)
 
     def _task(self, task_id: str, state: str | None) -> None:
         if task_id:
