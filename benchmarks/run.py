@@ -35,6 +35,7 @@ SECTIONS = {
         "First count and first price after configure (issue 11)",
         "benchmarks.bench_first_count",
     ),
+    "a2a": ("Agent to agent over A2A (issue 13)", "benchmarks.bench_a2a"),
     "peers": ("The peers, each in its own venv, same machine", "benchmarks.bench_peers"),
 }
 RESULTS = Path(__file__).with_name("RESULTS.md")

@@ -8,6 +8,7 @@ context object is copied, never changed.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 from urllib.parse import urlsplit
@@ -26,9 +27,23 @@ from a2a_session_manager.telemetry._guard import internal_errors
 Wrapper = Callable[[Callable[..., Any], Any, tuple[Any, ...], dict[str, Any]], Any]
 
 
+_CARD_CACHE = "_a2a_session_manager_card"
+
+
 def _card_attributes(client: Any) -> dict[str, Any]:
-    attributes: dict[str, Any] = {}
+    """The target card's attributes, read again only when the client's card changes."""
     card = getattr(client, "_card", None)
+    cached = getattr(client, _CARD_CACHE, None)
+    if cached is not None and cached[0] is card:
+        return cached[1]  # type: ignore[no-any-return]
+    attributes = _read_card(card)
+    with contextlib.suppress(AttributeError):  # a client class with slots: read each time
+        setattr(client, _CARD_CACHE, (card, attributes))
+    return attributes
+
+
+def _read_card(card: Any) -> dict[str, Any]:
+    attributes: dict[str, Any] = {}
     if card is None:
         return attributes
     for key, value in (
