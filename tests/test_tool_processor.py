@@ -17,6 +17,7 @@ from openai.types.chat import ChatCompletion, ChatCompletionMessage
 import a2a_session_manager as asm
 from a2a_session_manager.instrumentation.openai import OpenAIInstrumentor
 from a2a_session_manager.models import EventSource, EventType, RunStatus, Session, SessionEvent
+from a2a_session_manager.models.payloads import read_llm_message
 from a2a_session_manager.prompts import build_prompt_from_session
 from a2a_session_manager.session_aware_tool_processor import (
     SessionAwareToolProcessor,
@@ -109,6 +110,12 @@ async def test_calls_without_ids_get_ids_and_everything_is_linked(recorder: Reco
     assert llm.type == EventType.MESSAGE and llm.task_id == run.id
     recorded_ids = [c["id"] for c in llm.message["tool_calls"]]
     assert recorded_ids == [r.call_id for r in results]
+    # The one LLMMessage shape (models.payloads), arguments parsed.
+    assert read_llm_message(llm.message).to_stored() == llm.message
+    assert [(c["name"], c["arguments"]) for c in llm.message["tool_calls"]] == [
+        (r.tool, r.arguments) for r in results
+    ]
+    assert set(llm.message) == {"content", "tool_calls"}
     tool_events = of_type(session, EventType.TOOL_CALL)
     assert {e.message["call_id"]: e.message["result"] for e in tool_events} == {
         results[0].call_id: 6,
