@@ -259,6 +259,7 @@ def _cmd_prompt(store: SessionStore, args: argparse.Namespace, out: TextIO, err:
             include_parent_context=args.include_parent_context,
             current_query=args.query,
             store=store,
+            run_id=args.run,
         )
     except ValueError as exc:
         raise _Fail(str(exc), EXIT_NOT_FOUND) from exc
@@ -380,6 +381,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--max-tokens", type=int, metavar="N", help="truncate to N prompt tokens")
     p.add_argument("--model", default="gpt-4o-mini", help="model whose tokenizer counts")
     p.add_argument("--query", help="add this as the final user message")
+    p.add_argument("--run", metavar="RUN_ID", help="build from this run (and its nested runs) only")
     p.add_argument(
         "--include-parent-context",
         action="store_true",

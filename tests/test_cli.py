@@ -202,6 +202,11 @@ def test_prompt_as_json(cli) -> None:  # type: ignore[no-untyped-def]
     small_run = cli("prompt", IDS.child, "--max-tokens", "40", "--strategy", "TASK_FOCUSED")
     small = json.loads(small_run.stdout)
     assert small["prompt_tokens"] <= 40 and small["strategy"] == "task"
+    one_run = json.loads(cli("prompt", IDS.parent, "--run", "run-weather").stdout)["messages"]
+    assert [m["role"] for m in one_run] == ["assistant", "tool"]  # its result, with a call
+    assert "sunny" in one_run[1]["content"]
+    no_run = cli("prompt", IDS.parent, "--run", "run-nowhere")
+    assert no_run.returncode == 1 and "no run 'run-nowhere'" in no_run.stderr
     bad = cli("prompt", IDS.child, "--strategy", "telepathy")
     assert bad.returncode == 1 and "telepathy" in bad.stderr
 

@@ -31,7 +31,8 @@ def build_prompt_from_session(
     ``tool`` result, contents are strings. The system messages of the latest
     recorded instructions come first. Each run's events stay together (runs
     that were in flight at once are never interleaved); ``run_id`` builds
-    from that run and the runs nested in it only. ``current_query`` is added
+    from that run and the runs nested in it only (``ValueError`` if the
+    session has no such run). ``current_query`` is added
     as the last user message; ``max_tokens`` applies
     :func:`truncate_prompt_to_token_limit` (counted for ``model``). Parent
     sessions (``HIERARCHICAL`` with ``include_parent_context``) are read
@@ -60,6 +61,8 @@ def _conversation(session: Session, run_id: str | None) -> Conversation:
         return conversation_from_events(ordered)
     members = run_and_descendants(session.runs, run_id)
     chosen = [e for e in ordered if e.task_id in members]
+    if not chosen and all(run.id != run_id for run in session.runs):
+        raise ValueError(f"session {session.id!r} has no run {run_id!r}")
     # Instructions are recorded when they change: the run may use ones recorded before it.
     earlier: SessionEvent | None = None
     first = chosen[0] if chosen else None
