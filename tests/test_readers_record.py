@@ -5,6 +5,7 @@ and the report show instructions, failed calls and interrupted streams."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import openai
@@ -15,9 +16,16 @@ import a2a_session_manager as asm
 from a2a_session_manager.instrumentation.openai import OpenAIInstrumentor
 from a2a_session_manager.models import EventType, Session
 from a2a_session_manager.prompts import PromptStrategy, build_prompt_from_session
-from a2a_session_manager.reports import render_show, render_usage, report_data, usage_report
+from a2a_session_manager.reports import (
+    render_report,
+    render_show,
+    render_usage,
+    report_data,
+    usage_report,
+)
 from a2a_session_manager.storage import InMemorySessionStore
 from a2a_session_manager.testing import ErrorReply, LocalOpenAIServer, Reply, ToolCall
+from tests.support.chromium import console_errors, dump_dom
 from tests.support.otel import clean_otel
 
 __all__ = ["clean_otel"]
@@ -131,3 +139,27 @@ def test_failed_and_interrupted_calls_are_shown_and_counted(
     prompt = build_prompt_from_session(session)
     assert {"role": "assistant", "content": "Sunny."} in prompt
     assert all(m["role"] != "assistant" or m.get("content") == "Sunny." for m in prompt)
+
+
+def test_the_report_page_shows_instructions_and_failures(
+    store: InMemorySessionStore,
+    openai_server: LocalOpenAIServer,
+    openai_client: openai.OpenAI,
+    tmp_path: Path,
+) -> None:
+    openai_server.queue(ErrorReply(429), Reply("Paris"))
+    messages: list[Any] = [SYSTEM, {"role": "user", "content": "Capital of France?"}]
+    with asm.session("page"), asm.run("agent"):
+        for _attempt in range(2):
+            try:
+                openai_client.chat.completions.create(model=MODEL, messages=messages)
+                break
+            except openai.RateLimitError:
+                continue
+    page = tmp_path / "page.html"
+    page.write_text(render_report(stored(store, "page"), store), encoding="utf-8")
+    dom, log = dump_dom(page)
+    assert 'data-report="ready"' in dom and console_errors(log) == []
+    assert '<div class="msg-failure">failed: openai.RateLimitError 429' in dom
+    assert '<details class="msg-details">' in dom  # the instructions, collapsed
+    assert "2 failed" not in dom and "1 failed" in dom  # the LLM calls card
