@@ -80,7 +80,7 @@ def test_entry_point_is_found_and_adds_no_duplicate(
     (entry_point,) = [
         ep
         for ep in entry_points(group="opentelemetry_instrumentor")
-        if ep.value.startswith("a2a_session_manager.instrumentation.openai")
+        if ep.value.startswith("a2a_session_manager.instrumentation.openai:")
     ]
     assert entry_point.load() is OpenAIInstrumentor
 
@@ -99,7 +99,7 @@ def test_entry_point_alone_instruments(
     (entry_point,) = [
         ep
         for ep in entry_points(group="opentelemetry_instrumentor")
-        if ep.value.startswith("a2a_session_manager.instrumentation.openai")
+        if ep.value.startswith("a2a_session_manager.instrumentation.openai:")
     ]
     DefaultDistro().load_instrumentor(entry_point, tracer_provider=tracer_provider)
     openai_client.chat.completions.create(model="gpt-4o-mini", messages=USER)

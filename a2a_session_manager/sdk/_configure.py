@@ -67,6 +67,10 @@ Redactor = Callable[[dict[str, Any]], dict[str, Any]]
 _INSTRUMENTORS = {
     "openai": ("a2a_session_manager.instrumentation.openai", "OpenAIInstrumentor"),
     "anthropic": ("a2a_session_manager.instrumentation.anthropic", "AnthropicInstrumentor"),
+    "openai_agents": (
+        "a2a_session_manager.instrumentation.openai_agents",
+        "OpenAIAgentsInstrumentor",
+    ),
     "a2a": ("a2a_session_manager.instrumentation.a2a", "A2AInstrumentor"),
 }
 
