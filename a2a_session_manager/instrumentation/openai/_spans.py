@@ -16,6 +16,7 @@ from a2a_session_manager.telemetry._deferred_content import (
     content_on_spans,
     defer_content,
 )
+from a2a_session_manager.telemetry._fast_attributes import set_trusted_attributes
 from a2a_session_manager.telemetry._guard import log_internal_error
 
 
@@ -64,7 +65,7 @@ def end_span(
         values.update(failure)
         description = f"{failure[semconv.ERROR_TYPE]}: {failure[semconv.A2A_ERROR_MESSAGE]}"
     if values:
-        span.set_attributes(values)
+        set_trusted_attributes(span, values)
     if description is not None:
         span.record_exception(error)  # type: ignore[arg-type]  # an Exception, checked above
         span.set_status(Status(StatusCode.ERROR, description))

@@ -46,8 +46,10 @@ from a2a_session_manager.instrumentation.openai._stream import (
     SyncStreamProxy,
 )
 from a2a_session_manager.instrumentation.openai._usage import chat_prompt, responses_prompt
+from a2a_session_manager.telemetry import semconv
 from a2a_session_manager.telemetry._context import scope_attributes
 from a2a_session_manager.telemetry._deferred_content import ContentProducer
+from a2a_session_manager.telemetry._fast_attributes import set_trusted_attributes
 from a2a_session_manager.telemetry._guard import internal_errors, log_internal_error
 
 Wrapper = Callable[[Callable[..., Any], Any, tuple[Any, ...], dict[str, Any]], Any]
@@ -180,6 +182,15 @@ class _Call:
         end_span(self.span, error=error, content=self.request_content() if recording else None)
 
 
+_AT_START = (
+    semconv.GEN_AI_OPERATION_NAME,
+    semconv.GEN_AI_PROVIDER_NAME,
+    semconv.GEN_AI_REQUEST_MODEL,
+    semconv.SERVER_ADDRESS,
+    semconv.SERVER_PORT,
+)
+
+
 def _start(tracer: Tracer, api: _Api, instance: Any, kwargs: dict[str, Any]) -> _Call | None:
     try:
         client = getattr(instance, "_client", None)
@@ -189,8 +200,14 @@ def _start(tracer: Tracer, api: _Api, instance: Any, kwargs: dict[str, Any]) -> 
         attributes.update(scope_attributes())
         model = kwargs.get("model")
         name = f"chat {model}" if isinstance(model, str) else "chat"
-        span = tracer.start_span(name, kind=SpanKind.CLIENT, attributes=attributes)
-        snapshot = api.snapshot(kwargs) if span.is_recording() else None
+        # What the conventions want samplers to see goes through start_span;
+        # the rest, built clean here, skips the SDK's per-value checks.
+        at_start = {key: attributes.pop(key) for key in _AT_START if key in attributes}
+        span = tracer.start_span(name, kind=SpanKind.CLIENT, attributes=at_start)
+        recording = span.is_recording()
+        if recording:
+            set_trusted_attributes(span, attributes)
+        snapshot = api.snapshot(kwargs) if recording else None
         return _Call(span, api, snapshot, model, kwargs.get("stream") is True, client)
     except Exception:
         log_internal_error("starting a chat span")
