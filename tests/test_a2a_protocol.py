@@ -15,7 +15,13 @@ from typing import Any
 import pytest
 from a2a.client import Client
 from a2a.helpers.proto_helpers import new_text_message
-from a2a.types.a2a_pb2 import CancelTaskRequest, GetTaskRequest, Role, SendMessageRequest
+from a2a.types.a2a_pb2 import (
+    CancelTaskRequest,
+    GetTaskRequest,
+    Role,
+    SendMessageRequest,
+    SubscribeToTaskRequest,
+)
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
@@ -132,6 +138,7 @@ async def test_blocking_send_links_two_sessions(caller: Caller, agent: A2AAgent)
     assert server["attributes"]["a2a.task.state"] == "TASK_STATE_COMPLETED"
     assert server["attributes"]["a2a.message.id"] == sent_id
     assert server["attributes"]["gen_ai.conversation.id"] == task.context_id
+    assert server["attributes"]["a2a.protocol.version"] == "1.0"
 
     # the caller's session: what it sent and what came back, in its run
     mine = caller.store.get("coordinator-1")
@@ -353,3 +360,41 @@ async def test_unreachable_agent_is_recorded_and_raises_only_the_sdks_error(
     assert sent.message["parts"] == [{"type": "text", "content": "echo anyone"}]
     [error] = _events(mine, "a2a_error")
     assert error.message["method"] == "SendMessage"
+
+
+async def test_subscribe_to_a_running_task(caller: Caller, agent: A2AAgent) -> None:
+    sender = await agent.client(streaming=False)
+    listener = await agent.client(streaming=True)
+    seen: list[Any] = []
+    with asm.session("coordinator-8"), asm.run("coordinator"):
+        request = _request("wait")
+        request.configuration.return_immediately = True
+        [first] = await _send(sender, request)
+        task = first.task
+        async for event in listener.subscribe(SubscribeToTaskRequest(id=task.id)):
+            seen.append(event)
+            if len(seen) == 1:
+                await sender.cancel_task(CancelTaskRequest(id=task.id))
+    assert seen
+
+    spans = {s.name: s for s in _a2a_spans(caller)}
+    assert set(spans) == {"SendMessage", "SubscribeToTask", "CancelTask"}
+    subscribed = dict(spans["SubscribeToTask"].attributes or {})
+    assert subscribed["a2a.method.name"] == "SubscribeToTask"
+    assert subscribed["a2a.task.id"] == task.id
+    assert subscribed["a2a.task.state"] == "TASK_STATE_CANCELED"
+    context = spans["SubscribeToTask"].context
+    assert context is not None
+    served = eventually(
+        lambda: [
+            s
+            for s in agent.spans(format(context.trace_id, "032x"))
+            if s["name"] == "SubscribeToTask"
+        ]
+    )
+    assert served[0]["kind"] == "SERVER"
+    assert served[0]["attributes"]["a2a.task.id"] == task.id
+    theirs = _agent_session(
+        caller.store, task.context_id, _task_run_status(task.id, RunStatus.CANCELLED)
+    )
+    assert theirs.parent_id == "coordinator-8"

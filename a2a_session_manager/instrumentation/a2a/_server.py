@@ -40,6 +40,7 @@ Wrapper = Callable[[Callable[..., Any], Any, tuple[Any, ...], dict[str, Any]], A
 
 # Where the request's span and caller context wait for the agent executor.
 _STATE_KEY: Final = "a2a_session_manager.server_span"
+_VERSION_HEADER: Final = "a2a-version"  # the a2a-sdk's VERSION_HEADER, as HTTP lowercases it
 
 
 def session_attributes(context_id: str, caller: Context) -> dict[str, str]:
@@ -53,11 +54,16 @@ def session_attributes(context_id: str, caller: Context) -> dict[str, str]:
     return attributes
 
 
-def _caller(call_context: Any) -> Context:
+def _caller(call_context: Any, attributes: dict[str, Any]) -> Context:
+    """The caller's context from the request headers (and the protocol version it asked for)."""
     headers = getattr(call_context, "state", {}).get("headers")
     if not isinstance(headers, Mapping):
         return Context()
-    return extract({str(k).lower(): str(v) for k, v in headers.items()}, context=Context())
+    carrier = {str(k).lower(): str(v) for k, v in headers.items()}
+    version = carrier.get(_VERSION_HEADER)
+    if version:
+        attributes[semconv.A2A_PROTOCOL_VERSION] = version
+    return extract(carrier, context=Context())
 
 
 def _card_attributes(handler: Any) -> dict[str, Any]:
@@ -82,7 +88,7 @@ def _start(
     attributes: dict[str, Any] = {semconv.A2A_PROTOCOL_METHOD_NAME: method}
     call_context = args[1] if len(args) > 1 else kwargs.get("context")
     with internal_errors("reading an A2A request"):
-        caller = _caller(call_context)
+        caller = _caller(call_context, attributes)
         attributes.update(_card_attributes(handler))
         request = args[0] if args else kwargs.get("params")
         if request is not None:
