@@ -23,6 +23,7 @@ pass.
 from __future__ import annotations
 
 import json
+import operator
 from collections.abc import Iterable
 from typing import Any
 
@@ -47,6 +48,8 @@ _UNSET_STATE, _UNSET_PROPERTIES = b"uy"
 
 
 _metadata_adapter = TypeAdapter(list[SessionMetadata])
+_event_id = operator.attrgetter("id")
+_token_usage = operator.attrgetter("token_usage")
 
 
 class _State(RootModel[dict[str, Any]]):
@@ -182,7 +185,6 @@ def session_from_log(data: bytes, session_id: str, where: str) -> Session | None
         raise SessionCorruptedError(f"{where}: first line does not record session {session_id!r}")
 
     event_payloads: list[bytes] = []
-    event_linenos: list[int] = []
     run_payloads: list[bytes] = []
     run_linenos: list[int] = []
     meta_payloads: list[bytes] = []
@@ -201,7 +203,6 @@ def session_from_log(data: bytes, session_id: str, where: str) -> Session | None
         # (a payload sliced from a damaged frame fails event validation).
         if line.startswith(b'{"e":'):
             event_payloads.append(line[5:-1])
-            event_linenos.append(lineno)
             continue
         _check_frame(line, lineno, where)
         kind = line[2]
@@ -242,7 +243,7 @@ def session_from_log(data: bytes, session_id: str, where: str) -> Session | None
             # (written by a newer version): skip it rather than fail.
             _json_payload(line, lineno, where)
 
-    events = _parse_events(event_payloads, event_linenos, where)
+    events = _parse_events(event_payloads, lines, where)
     runs = _parse_runs(run_payloads, run_linenos, where)
     metadata = _fold_metadata(meta_payloads, meta_linenos, unset_properties, where)
 
@@ -256,7 +257,7 @@ def session_from_log(data: bytes, session_id: str, where: str) -> Session | None
         runs=runs,
         events=events,
         state=state,
-        token_summary=TokenSummary.from_usages(e.token_usage for e in events),
+        token_summary=TokenSummary.from_usages(map(_token_usage, events)),
     )
     mark_persisted(session)
     return session
@@ -271,12 +272,16 @@ def _first_bad(payloads: list[bytes], linenos: list[int], model: type[Any]) -> i
     return linenos[0]
 
 
-def _parse_events(payloads: list[bytes], linenos: list[int], where: str) -> list[SessionEvent]:
+def _parse_events(payloads: list[bytes], lines: list[bytes], where: str) -> list[SessionEvent]:
     try:
         parsed = events_from_json_lines(payloads)
     except ValidationError as exc:
+        # Line numbers are only needed now: not collected on the way.
+        linenos = [n for n, line in enumerate(lines, 1) if line.startswith(b'{"e":')]
         lineno = _first_bad(payloads, linenos, SessionEvent)
         raise SessionCorruptedError(f"{where}: line {lineno} is not a valid event") from exc
+    if len(set(map(_event_id, parsed))) == len(parsed):
+        return parsed  # the usual log: every event written once
     events: list[SessionEvent] = []
     index: dict[str, int] = {}
     for event in parsed:
