@@ -36,6 +36,10 @@ SECTIONS = {
         "benchmarks.bench_first_count",
     ),
     "a2a": ("Agent to agent over A2A (issue 13)", "benchmarks.bench_a2a"),
+    "listing": (
+        "Finding sessions, Redis Cluster (issue 14)",
+        "benchmarks.bench_listing",
+    ),
     "peers": ("The peers, each in its own venv, same machine", "benchmarks.bench_peers"),
 }
 RESULTS = Path(__file__).with_name("RESULTS.md")
