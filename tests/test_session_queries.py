@@ -351,3 +351,29 @@ def test_a_store_that_only_lists_gets_pages_and_queries() -> None:
     assert [s.id for s in store.query(user="u2").items] == _brute_force(
         store, SessionQuery(user="u2")
     )
+
+
+def test_sessions_of_an_earlier_versions_redis_index_are_listed(redis_url: str) -> None:
+    store: Any = create_store(redis_url)
+    for session_id in ("old-1", "old-2"):
+        store.apply(
+            SessionChanges(
+                session_id=session_id,
+                metadata=SessionMetadata(properties={"user": "ann"}),
+                events=[SessionEvent(message="hi"), SessionEvent(message="again")],
+            )
+        )
+    store.close()
+    raw = redis.Redis.from_url(redis_url)
+    # What an earlier version left: one sorted set, no shards, no event count.
+    for key in raw.scan_iter(match="session:{~index:*"):
+        raw.delete(key)
+    raw.hdel(session_keys("session:", "old-1").meta, "n_events")
+    raw.zadd("session:index", {"old-1": 1, "old-2": 2, "gone": 3})
+
+    upgraded: Any = create_store(redis_url)
+    assert upgraded.list_sessions() == ["old-1", "old-2"]
+    assert [s.id for s in upgraded.query(user="ann").items] == ["old-2", "old-1"]
+    assert upgraded.summary("old-1").events == 2
+    assert not raw.exists("session:index")
+    upgraded.close()

@@ -28,6 +28,7 @@ from typing import Any
 from a2a_session_manager.storage._redis_keys import (
     INDEX_SHARDS,
     IndexKeys,
+    index_key,
     index_keys,
     session_keys,
     shard_keys,
@@ -126,6 +127,48 @@ def _indexed_text(raw: bytes | str) -> str | None:
     except ValueError:
         return None
     return value_text(value) if is_indexed_value(value) else None
+
+
+def migrate_plan(prefix: str, batch: int = 500) -> Generator[Step, list[Any], int]:
+    """Move the single index of earlier versions (``{prefix}index``) into the
+    shards, once: its sessions are indexed from what they hold (events are
+    counted; tokens and cost start from their next write). Returns how many
+    sessions moved."""
+    legacy = index_key(prefix)
+    (count,) = yield Step([cmd("zcard", legacy)])
+    if not count:
+        return 0
+    moved = 0
+    start = 0
+    while True:
+        (members,) = yield Step([cmd("zrange", legacy, start, start + batch - 1)])
+        if not members:
+            break
+        start += batch
+        ids = [entry[1] for entry in _scored_entries([(m, 0) for m in members])]
+        reads: list[Command] = []
+        for sid in ids:
+            keys = session_keys(prefix, sid)
+            reads += [
+                cmd("hmget", keys.meta, ["updated_key", "errors", "n_events"]),
+                cmd("hgetall", keys.props),
+                cmd("llen", keys.events),
+            ]
+        replies = yield Step(reads)
+        writes: list[Command] = []
+        for at, sid in enumerate(ids):
+            (updated, errors, events), props, length = replies[3 * at : 3 * at + 3]
+            if updated is None:
+                continue  # expired or deleted meanwhile
+            flat = [item for pair in props.items() for item in pair]
+            writes += index_commands(prefix, sid, (0, updated, errors or 0, [], flat))
+            if events is None:
+                writes.append(cmd("hsetnx", session_keys(prefix, sid).meta, "n_events", length))
+            moved += 1
+        if writes:
+            yield Step(writes)
+    yield Step([cmd("delete", legacy)])
+    return moved
 
 
 # -- summaries ----------------------------------------------------------------

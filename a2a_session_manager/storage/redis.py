@@ -38,6 +38,7 @@ from a2a_session_manager.storage._redis_index import (
     arun_plan,
     index_commands,
     list_plan,
+    migrate_plan,
     query_plan,
     run_plan,
     summary_plan,
@@ -265,6 +266,7 @@ class RedisSessionStore(BaseSessionStore):
         self._async_factory = async_client_factory
         self._wait_for_replicas = wait_for_replicas
         self._cluster = hasattr(client, "get_node_from_key")
+        self._legacy_checked = False
         self._async_clients: dict[int, Any] = {}
 
     @classmethod
@@ -513,10 +515,22 @@ class RedisSessionStore(BaseSessionStore):
         return _ids(members, key)
 
     # -- listing and queries ----------------------------------------------
+    def _migrate_legacy_index(self) -> None:
+        """Sessions listed by an earlier version's single index join the
+        shards before this store object's first listing or query."""
+        if self._legacy_checked:
+            return
+        with translate_redis_errors("move the index of an earlier version"):
+            moved = run_plan(self._client, migrate_plan(self._prefix))
+        self._legacy_checked = True
+        if moved:
+            logger.info("Redis store: indexed %d sessions of an earlier version", moved)
+
     def list_page(
         self, prefix: str = "", *, limit: int | None = None, cursor: str | None = None
     ) -> Page[str]:
         """Ids in code-point order; ids of expired sessions leave the index."""
+        self._migrate_legacy_index()
         with translate_redis_errors("list sessions"):
             page: Page[str] = run_plan(self._client, list_plan(self._prefix, prefix, limit, cursor))
         return page
@@ -530,6 +544,7 @@ class RedisSessionStore(BaseSessionStore):
         **conditions: Any,
     ) -> Page[SessionSummary]:
         plan = query_plan(self._prefix, as_query(query, conditions), limit, cursor)
+        self._migrate_legacy_index()
         with translate_redis_errors("query sessions"):
             page: Page[SessionSummary] = run_plan(self._client, plan)
         return page
@@ -586,6 +601,8 @@ class RedisSessionStore(BaseSessionStore):
     ) -> Page[str]:
         if self._async_factory is None:
             return await super().alist_page(prefix, limit=limit, cursor=cursor)
+        if not self._legacy_checked:
+            await asyncio.to_thread(self._migrate_legacy_index)
         with translate_redis_errors("list sessions"):
             page: Page[str] = await arun_plan(
                 self._async_client(), list_plan(self._prefix, prefix, limit, cursor)
@@ -603,6 +620,8 @@ class RedisSessionStore(BaseSessionStore):
         if self._async_factory is None:
             return await super().aquery(query, limit=limit, cursor=cursor, **conditions)
         plan = query_plan(self._prefix, as_query(query, conditions), limit, cursor)
+        if not self._legacy_checked:
+            await asyncio.to_thread(self._migrate_legacy_index)
         with translate_redis_errors("query sessions"):
             page: Page[SessionSummary] = await arun_plan(self._async_client(), plan)
         return page

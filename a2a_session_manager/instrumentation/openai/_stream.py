@@ -187,9 +187,7 @@ class ChatAccumulator:
 
     def content(self) -> dict[str, Any]:
         choices = [state for _, state in sorted(self.choices.items())]
-        messages = [
-            assistant_message("".join(c.text), c.calls_list()) for c in choices
-        ]
+        messages = [assistant_message("".join(c.text), c.calls_list()) for c in choices]
         return {semconv.GEN_AI_OUTPUT_MESSAGES: messages}
 
 
