@@ -295,6 +295,19 @@ def test_file_index_is_built_from_logs_written_before_it(tmp_path: Path) -> None
     )
 
 
+def test_a_process_that_only_writes_keeps_the_file_index_small(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(_file_index, "_COMPACT_MIN_LINES", 20)
+    monkeypatch.setattr(_file_index, "_CHECK_BYTES", 2000)
+    writer = FileSessionStore(tmp_path)
+    for n in range(500):
+        writer.apply(SessionChanges(session_id=f"s{n % 3}", events=[SessionEvent(message="x")]))
+    lines = (tmp_path / ".index.jsonl").read_bytes().count(b"\n")
+    assert lines < 100  # not one line per write: compacted along the way
+    assert FileSessionStore(tmp_path).summary("s0").events == 167  # type: ignore[union-attr]
+
+
 def test_file_index_sees_other_writers_and_compacts(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

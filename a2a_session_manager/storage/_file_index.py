@@ -16,6 +16,9 @@ session, renamed over the old file under its lock). A directory written
 before the index existed is indexed from its logs when the index is first
 needed.
 
+Writers that never read check the file each time it grows by 8 MiB, so it
+stays within a few times one line per session whoever uses the store.
+
 Known limit: an event written twice (a replayed batch) counts twice in the
 index's tokens and cost, though the session holds it once.
 """
@@ -46,6 +49,7 @@ logger = logging.getLogger(__name__)
 INDEX_NAME = ".index.jsonl"
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _COMPACT_MIN_LINES = 10_000
+_CHECK_BYTES = 8 << 20  # writers look at the index each time it grows this much
 
 
 def _time(key: int) -> datetime:
@@ -165,7 +169,10 @@ class FileIndex:
     def append(self, line: bytes) -> None:
         """Record one write (the caller maps ``OSError``)."""
 
+        sizes: list[int] = []
+
         def build(size: int, _key: FileKey) -> bytes:
+            sizes.append(size)
             if size == 0:
                 # A new index: first what the logs already hold (this write
                 # included: its log line is written before its index line).
@@ -173,6 +180,11 @@ class FileIndex:
             return line
 
         locked_append(self.path, build, create=True, fsync=False)
+        if line and sizes and (sizes[-1] + len(line)) // _CHECK_BYTES != sizes[-1] // _CHECK_BYTES:
+            # A process that only writes never reads the index, so it checks
+            # now and then whether the file wants compacting (read() does).
+            with self._lock:
+                self.read()
 
     def read(self) -> SummaryIndex:
         """The folded index, brought up to date; call with ``lock`` held."""
