@@ -23,6 +23,7 @@ SECTIONS = {
     "storage": ("Stores, prompts and tokens (issue 3)", "benchmarks.bench_storage"),
     "sdk": ("Runs as spans, recorded into stores (issue 4)", "benchmarks.bench_sdk"),
     "openai": ("The instrumented OpenAI client (issue 5)", "benchmarks.bench_openai"),
+    "anthropic": ("The instrumented Anthropic client (issue 12)", "benchmarks.bench_anthropic"),
     "mapping": (
         "Span → session mapping as conversations grow (issue 9)",
         "benchmarks.bench_mapping",
