@@ -214,6 +214,34 @@ def test_instructions_are_recorded_once_per_change(
     assert first["tools"] == changed["tools"] == []
 
 
+def test_a_changed_system_prompt_still_continues_the_conversation(
+    configured: SessionStore, openai_server: LocalOpenAIServer, openai_client: openai.OpenAI
+) -> None:
+    """As when an agent hands over to another with its own system message:
+    the conversation goes on, the new instructions are recorded once."""
+    openai_server.queue(Reply("one"), Reply("two"))
+    with asm.session("handover"), asm.run("agent"):
+        openai_client.chat.completions.create(
+            model=MODEL, messages=[{"role": "system", "content": "Triage."}, _user("help")]
+        )
+        openai_client.chat.completions.create(
+            model=MODEL,
+            messages=[
+                {"role": "system", "content": "You are the billing agent."},
+                _user("help"),
+                {"role": "assistant", "content": "one"},
+                _user("my invoice"),
+            ],
+        )
+    session = _stored(configured, "handover")
+    assert _kinds(session) == ["I", "U", "L", "I", "U", "L"]
+    assert [e.message for e in session.events if e.source is EventSource.USER] == [
+        "help",
+        "my invoice",
+    ]
+    assert session.events[3].message["system"][0]["content"] == "You are the billing agent."
+
+
 def test_a_failed_call_the_application_retried_is_recorded(
     configured: SessionStore, openai_server: LocalOpenAIServer, openai_client: openai.OpenAI
 ) -> None:

@@ -25,7 +25,7 @@ from a2a_session_manager.telemetry import semconv
 from a2a_session_manager.telemetry._json import from_json_text
 
 INSTRUCTION_ROLES = frozenset({"system", "developer"})
-_ROOT = b"a2a-conversation-v1"
+_ROOT = b"a2a-conversation-v2"  # v2: instruction messages left out of the chain
 
 
 def parts(message: Mapping[str, Any]) -> list[dict[str, Any]]:

@@ -475,14 +475,18 @@ class SpanMapper:
         assert state is not None
         span = ctx.span
         content = chat_content(span, attrs)
-        inputs = merged_turns(_messages(content.get(semconv.GEN_AI_INPUT_MESSAGES)))
+        messages = _messages(content.get(semconv.GEN_AI_INPUT_MESSAGES))
+        # Instruction messages are recorded (and compared) as instructions, not
+        # as the conversation: an agent that hands over with its own system
+        # message, or a changed system prompt, still continues the conversation.
+        inputs = merged_turns([m for m in messages if m.get("role") not in INSTRUCTION_ROLES])
         outputs = _messages(content.get(semconv.GEN_AI_OUTPUT_MESSAGES))
         digests = prefix_digests(inputs)
         start, continued = self._continued(state, session_id, inputs, digests)
         started = _time(span.start_time)
         capture = self.capture_content
 
-        instructions = self._instructions(inputs, content, attrs)
+        instructions = self._instructions(messages, content, attrs)
         context_digest = digest_of(instructions)
         has_instructions = any(instructions.values())
         if (continued is None and has_instructions) or (
@@ -625,9 +629,14 @@ class SpanMapper:
         ]
         failed = span.status.status_code is StatusCode.ERROR
         interrupted = attrs.get(semconv.A2A_STREAM_INTERRUPTED)
+        reasoning = [
+            p.get("content") for p in output_parts if p.get("type") == semconv.PART_REASONING
+        ]
         payload: Any = text
-        if tool_calls or failed or interrupted in ("cut", "abandoned"):
+        if tool_calls or failed or interrupted in ("cut", "abandoned") or reasoning:
             payload = {"content": text}
+            if reasoning:
+                payload["reasoning"] = "".join(r for r in reasoning if isinstance(r, str))
             if tool_calls:
                 payload["tool_calls"] = tool_calls
             if failed:

@@ -60,10 +60,12 @@ class LLMError(_Payload):
 
 
 class LLMMessage(_Payload):
-    """An LLM event's payload: the reply's text and tool calls, or how the
-    call failed, or how far an interrupted stream got."""
+    """An LLM event's payload: the reply's text and tool calls (and the
+    model's reasoning when the provider returns it, e.g. Anthropic's
+    thinking), or how the call failed, or how far an interrupted stream got."""
 
     content: str | None = None
+    reasoning: str | None = None
     tool_calls: list[ToolCallRequest] = Field(default_factory=list)
     error: LLMError | None = None
     interrupted: Interruption | None = None
@@ -72,6 +74,7 @@ class LLMMessage(_Payload):
         """A plain text reply as its text; anything more as a dict."""
         if (
             self.content is not None
+            and self.reasoning is None
             and not self.tool_calls
             and self.error is None
             and self.interrupted is None
@@ -170,8 +173,10 @@ def read_llm_message(message: Any) -> LLMMessage:
         calls = [call for call in map(read_tool_call_request, listed) if call is not None]
         error = message.get("error")
         interrupted = message.get("interrupted")
+        reasoning = message.get("reasoning")
         return LLMMessage(
             content=_text_of(message.get("content")),
+            reasoning=reasoning if isinstance(reasoning, str) else None,
             tool_calls=calls,
             error=_read_error(error),
             interrupted=interrupted if interrupted in ("cut", "abandoned") else None,
