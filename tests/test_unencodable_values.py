@@ -19,6 +19,7 @@ from a2a_session_manager.models.json_values import (
     UNENCODABLE_KEY,
     json_safe,
 )
+from a2a_session_manager.sdk._configure import current_handle
 from a2a_session_manager.storage import SessionStore, create_store
 from a2a_session_manager.storage.serialization import events_from_json_lines
 from a2a_session_manager.telemetry._json import to_json_text, unencodable_count
@@ -139,6 +140,9 @@ def test_hostile_values_through_the_sdk_become_placeholders(
         assert len(found) == 2, found
         assert unencodable_count() >= before + 2
         assert all(p["type"] and p["repr"] for p in found)
+        handle = current_handle()
+        assert handle is not None
+        assert handle.stats()["unencodable_values"] >= before + 2
 
 
 def test_hand_saved_hostile_values_keep_their_batch_mates(configured: SessionStore) -> None:

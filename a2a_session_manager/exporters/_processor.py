@@ -48,6 +48,7 @@ from a2a_session_manager.exporters._buffer import (
 from a2a_session_manager.exporters._duplicate_chats import DuplicateChats
 from a2a_session_manager.exporters._fork import watch_process_boundaries
 from a2a_session_manager.exporters._mapping import Redactor, SpanMapper, span_attributes
+from a2a_session_manager.models.json_values import unencodable_count
 from a2a_session_manager.models.session_event import SessionEvent
 from a2a_session_manager.storage.base import SessionStore
 from a2a_session_manager.storage.changes import SessionChanges
@@ -466,7 +467,8 @@ class SessionSpanProcessor(SpanProcessor):
         deadline (written later, in the background). ``dropped_events`` and
         ``dropped_runs`` count what the retry buffer dropped, including what
         was still unwritten at shutdown (``unwritten_at_shutdown`` events,
-        runs and spans)."""
+        runs and spans). ``unencodable_values``: values this process stored as
+        ``{"__unencodable__": ...}`` placeholders (models.json_values)."""
         dropped = self._buffer.dropped
         with self._counts_lock:
             return {
@@ -482,6 +484,7 @@ class SessionSpanProcessor(SpanProcessor):
                 "store_errors": self._store_errors,
                 "failed_items": self._failed_events,
                 "written_batches": self._written_batches,
+                "unencodable_values": unencodable_count(),
             }
 
     def reconfigure(
