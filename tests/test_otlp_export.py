@@ -92,7 +92,7 @@ AGENT_SPANS = {
     "invoke_agent weather-agent": 1,
     "chat gpt-4o-mini": 2,
     "execute_tool get_weather": 1,
-    "a2a.event": 1,
+    "a2a_session_manager.event": 1,
 }
 
 
@@ -222,7 +222,7 @@ def test_same_spans_reach_the_receiver_without_content(
     text = json.dumps(spans)
     for secret in (QUESTION, ANSWER, NOTE, "Seattle"):
         assert secret not in text
-    (event_span,) = by_name(spans, "a2a.event")
+    (event_span,) = by_name(spans, "a2a_session_manager.event")
     (event,) = event_span["events"]
     assert event["attributes"][semconv.A2A_EVENT_SOURCE] == "system"
 
@@ -251,7 +251,7 @@ def test_content_is_exported_when_the_environment_allows_it(
         "location": "Seattle, WA"
     }
     assert json.loads(tool["attributes"][semconv.GEN_AI_TOOL_CALL_RESULT])["forecast"] == "rain"
-    (event_span,) = by_name(spans, "a2a.event")
+    (event_span,) = by_name(spans, "a2a_session_manager.event")
     (event,) = event_span["events"]
     assert json.loads(event["attributes"][semconv.A2A_EVENT_MESSAGE]) == NOTE
 
@@ -327,7 +327,7 @@ def test_redaction_hook_sees_every_exported_message(
     spans = otlp_receiver.wait_for_spans(project, has_agent_spans("otlp-redacted"))
     assert exported_content(spans)  # content is exported, redacted
     assert "Seattle" not in json.dumps(spans)
-    (event_span,) = by_name(spans, "a2a.event")
+    (event_span,) = by_name(spans, "a2a_session_manager.event")
     (event,) = event_span["events"]
     assert json.loads(event["attributes"][semconv.A2A_EVENT_MESSAGE]) == _scrub(NOTE)
     assert "system" in seen_roles  # the event's own source, as the store's hook sees it
@@ -370,7 +370,7 @@ def test_configure_again_turns_export_on_and_updates_redaction(
         s["attributes"][semconv.SESSION_ID]: json.loads(
             s["events"][0]["attributes"][semconv.A2A_EVENT_MESSAGE]
         )
-        for s in by_name(spans, "a2a.event")
+        for s in by_name(spans, "a2a_session_manager.event")
     }
     assert messages == {"plain": "Seattle plain", "scrubbed": "[city] scrubbed"}
     assert [s["name"] for s in send_marker(otlp_receiver, project) if "before" in s["name"]] == []

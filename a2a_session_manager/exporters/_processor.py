@@ -2,7 +2,7 @@
 
 ``on_start`` stamps the current session and run on spans of other
 instrumentations (``session.id``, ``gen_ai.conversation.id``,
-``a2a.run.id``). ``on_end`` only appends the span to a bounded queue: no
+``a2a_session_manager.run.id``). ``on_end`` only appends the span to a bounded queue: no
 store I/O, no mapping, no JSON. Spans are mapped to models and written
 later, one ``store.apply`` per session per batch, by one writer thread:
 

@@ -1,4 +1,4 @@
-"""``record_event``: an event of the current session, as an ``a2a.event``."""
+"""``record_event``: an event of the current session, as an ``a2a_session_manager.event``."""
 
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ def record_event(
 ) -> str:
     """Record an event in the current session (and run); returns the event's id.
 
-    The event travels as an ``a2a.event`` span event on a zero-length span of
+    The event travels as an ``a2a_session_manager.event`` span event on a zero-length span of
     its own, started in the current context. It ends at once, so the event
     keeps its place in the session's order even when the enclosing run or
     tool span is still open for a long time.

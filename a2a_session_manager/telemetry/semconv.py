@@ -2,7 +2,9 @@
 
 Names follow the OpenTelemetry GenAI semantic conventions
 (open-telemetry/semantic-conventions-genai); ``session.id`` is the general
-session convention; names of our own use the ``a2a.`` prefix. Every other
+session convention; names of our own use the ``a2a_session_manager.`` prefix,
+which no registered namespace uses (``a2a.*`` is the conventions' namespace
+for the A2A protocol, below). Every other
 module imports these constants: none spells an attribute name itself.
 
 Span contract (what the exporter turns into session models)
@@ -28,7 +30,7 @@ Span contract (what the exporter turns into session models)
                           A2A_SESSION_PARENT_LINK (when a remote caller named the parent),
                           A2A_SESSION_CHILD_IDS (children linked from this side),
                           A2A_SESSION_PROPERTIES (JSON) → session metadata / hierarchy
-span event ``a2a.event``  A2A_EVENT_* attributes → the SessionEvent as given
+span event A2A_EVENT       A2A_EVENT_* attributes → the SessionEvent as given
 
 Every span started while a session is current also carries SESSION_ID,
 GEN_AI_CONVERSATION_ID (the same id) and, inside a run, A2A_RUN_ID; the SDK's
@@ -132,7 +134,7 @@ METRIC_USAGE_REASONING_OUTPUT_TOKENS: Final = (
 METRIC_OPERATION_INPUT_TOKENS: Final = "gen_ai.client.inference.operation.input_tokens"
 METRIC_OPERATION_OUTPUT_TOKENS: Final = "gen_ai.client.inference.operation.output_tokens"
 # Ours: the estimated cost of inference calls (the conventions define none).
-METRIC_COST: Final = "a2a.client.inference.cost"
+METRIC_COST: Final = "a2a_session_manager.client.inference.cost"
 
 # -- A2A protocol conventions (docs/gen-ai/a2a.md) --------------------------
 # ``a2a.*`` is the conventions' namespace for the protocol: the span is named
@@ -160,8 +162,8 @@ A2A_METHOD_SUBSCRIBE_TO_TASK: Final = "SubscribeToTask"
 OPERATION_CHAT: Final = "chat"
 OPERATION_INVOKE_AGENT: Final = "invoke_agent"
 OPERATION_EXECUTE_TOOL: Final = "execute_tool"
-# Ours: the span that a ``session`` block opens.
-OPERATION_SESSION: Final = "a2a.session"
+# Ours: the operation of the span that a ``session`` block opens.
+OPERATION_SESSION: Final = "a2a_session_manager.session"
 
 # Values of A2A_SESSION_PARENT_LINK (models.ParentLink has the same values)
 PARENT_LINK_REMOTE: Final = "remote"
@@ -207,43 +209,43 @@ SESSION_ID: Final = "session.id"
 # W3C baggage key that carries the session id to other processes.
 BAGGAGE_SESSION_ID: Final = "session.id"
 
-# -- Ours (a2a.*) ----------------------------------------------------------
-A2A_RUN_ID: Final = "a2a.run.id"
+# -- Ours (a2a_session_manager.*) ----------------------------------------------------------
+A2A_RUN_ID: Final = "a2a_session_manager.run.id"
 # On an ``invoke_agent`` span: the enclosing run (its own id is the span id).
-A2A_RUN_PARENT_ID: Final = "a2a.run.parent_id"
-A2A_SESSION_PARENT_ID: Final = "a2a.session.parent_id"
+A2A_RUN_PARENT_ID: Final = "a2a_session_manager.run.parent_id"
+A2A_SESSION_PARENT_ID: Final = "a2a_session_manager.session.parent_id"
 # Set when the parent id is a remote caller's claim: one of PARENT_LINK_*.
-A2A_SESSION_PARENT_LINK: Final = "a2a.session.parent_link"
+A2A_SESSION_PARENT_LINK: Final = "a2a_session_manager.session.parent_link"
 # On a ``session`` span: children this process linked to it (``ActiveSession.add_child``).
-A2A_SESSION_CHILD_IDS: Final = "a2a.session.child_ids"
-A2A_SESSION_PROPERTIES: Final = "a2a.session.properties"
-A2A_USAGE_SOURCE: Final = "a2a.usage.source"  # "provider" | "counted"
-A2A_COST_USD: Final = "a2a.usage.cost_usd"
-A2A_ERROR_MESSAGE: Final = "a2a.error.message"
-A2A_RUN_CANCELLED: Final = "a2a.run.cancelled"
+A2A_SESSION_CHILD_IDS: Final = "a2a_session_manager.session.child_ids"
+A2A_SESSION_PROPERTIES: Final = "a2a_session_manager.session.properties"
+A2A_USAGE_SOURCE: Final = "a2a_session_manager.usage.source"  # "provider" | "counted"
+A2A_COST_USD: Final = "a2a_session_manager.usage.cost_usd"
+A2A_ERROR_MESSAGE: Final = "a2a_session_manager.error.message"
+A2A_RUN_CANCELLED: Final = "a2a_session_manager.run.cancelled"
 # On a chat span whose stream ended early: "cut" (by the server) or "abandoned" (by the caller).
-A2A_STREAM_INTERRUPTED: Final = "a2a.stream.interrupted"
+A2A_STREAM_INTERRUPTED: Final = "a2a_session_manager.stream.interrupted"
 # Values of A2A_STREAM_INTERRUPTED
 STREAM_CUT: Final = "cut"
 STREAM_ABANDONED: Final = "abandoned"
 # On an ``execute_tool`` span: the id of the LLM event that asked for the call,
 # when that event was recorded with record_event (the tool processor does).
-A2A_TOOL_PARENT_EVENT_ID: Final = "a2a.tool.parent_event_id"
+A2A_TOOL_PARENT_EVENT_ID: Final = "a2a_session_manager.tool.parent_event_id"
 
 # On an A2A span (ours): JSON list of what the call carried, in order: messages
 # ``{"kind": "message", "message_id", "role", "parts", "task_id", "context_id",
 # "reference_task_ids"}``, task states ``{"kind": "status", "task_id", "state"}``
 # and artifacts ``{"kind": "artifact", "task_id", "artifact_id", "name", "parts"}``;
 # each with ``time_unix_nano``, when this side saw it.
-A2A_EXCHANGE: Final = "a2a.exchange"
+A2A_EXCHANGE: Final = "a2a_session_manager.a2a.exchange"
 
 # Span event recorded by record_event()
-A2A_EVENT: Final = "a2a.event"
-A2A_EVENT_ID: Final = "a2a.event.id"
-A2A_EVENT_MESSAGE: Final = "a2a.event.message"  # JSON text
-A2A_EVENT_SOURCE: Final = "a2a.event.source"
-A2A_EVENT_TYPE: Final = "a2a.event.type"
-A2A_EVENT_METADATA: Final = "a2a.event.metadata"  # JSON text
+A2A_EVENT: Final = "a2a_session_manager.event"
+A2A_EVENT_ID: Final = "a2a_session_manager.event.id"
+A2A_EVENT_MESSAGE: Final = "a2a_session_manager.event.message"  # JSON text
+A2A_EVENT_SOURCE: Final = "a2a_session_manager.event.source"
+A2A_EVENT_TYPE: Final = "a2a_session_manager.event.type"
+A2A_EVENT_METADATA: Final = "a2a_session_manager.event.metadata"  # JSON text
 
 # Attributes that hold message content: kept in session stores, sent over
 # OTLP only when OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT allows it.

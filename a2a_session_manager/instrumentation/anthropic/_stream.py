@@ -8,7 +8,7 @@ list appends; JSON parsing and token counting wait for the end.
 Usage: ``message_start`` carries the input side (and a placeholder output
 count), ``message_delta`` the final counts. A stream cut before its
 ``message_delta`` keeps the provider's input counts and counts the output
-that arrived (``a2a.usage.source`` is then ``"counted"``).
+that arrived (``a2a_session_manager.usage.source`` is then ``"counted"``).
 """
 
 from __future__ import annotations

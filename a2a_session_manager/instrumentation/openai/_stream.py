@@ -6,7 +6,7 @@ its ``with`` block, or is garbage collected half read. Per chunk it does only
 attribute reads and list appends; parsing, JSON and token counting wait for
 the end.
 
-A stream that did not end normally is marked ``a2a.stream.interrupted``:
+A stream that did not end normally is marked ``a2a_session_manager.stream.interrupted``:
 ``"cut"`` when reading it failed (the connection dropped; the span's status
 is ERROR, finish reason ``"error"``), ``"abandoned"`` when the caller closed
 or dropped it before the end (the finish reasons received so far are kept,
