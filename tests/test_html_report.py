@@ -12,8 +12,17 @@ from pathlib import Path
 
 import pytest
 
-from a2a_session_manager.models import EventSource, EventType, Session, SessionEvent, TokenUsage
+from a2a_session_manager.models import (
+    EventSource,
+    EventType,
+    RunStatus,
+    Session,
+    SessionEvent,
+    SessionRun,
+    TokenUsage,
+)
 from a2a_session_manager.reports import render_report, report_filename
+from a2a_session_manager.reports._usage import format_cost
 from a2a_session_manager.storage import InMemorySessionStore, create_store
 from tests.support.chromium import console_errors, dump_dom, screenshot
 from tests.support.report_sessions import HOSTILE, SampleIds, at, fill_store
@@ -198,3 +207,60 @@ def test_ten_thousand_events_render_in_batches(tmp_path: Path) -> None:
     assert "Showing 150 of 5,000 messages" in dom  # first batch only
     assert dom.count('<li class="msg llm"') == 150
     assert "550,000" in dom  # server-rendered totals: 5,000 calls of 110 tokens
+
+
+def _agents_panel(page: str) -> list[list[str]]:
+    """The rows of the "Agents in this session tree" table, as cell texts."""
+    found = re.search(r'<section class="panel" id="agents">(.*?)</section>', page, re.S)
+    assert found, "the agents panel is missing"
+    rows = re.findall(r"<tr[^>]*>(.*?)</tr>", found.group(1), re.S)
+    return [
+        [
+            html.unescape(re.sub(r"<[^>]+>", "", cell)).strip(" \n")
+            for cell in re.findall(r"<t[dh][^>]*>(.*?)</t[dh]>", row, re.S)
+        ]
+        for row in rows
+    ]
+
+
+def test_time_and_cost_per_agent_across_the_session_tree() -> None:
+    store = InMemorySessionStore()
+    caller = Session(id="trip")
+    caller.runs.append(
+        SessionRun(name="coordinator", status=RunStatus.COMPLETED, started_at=at(0), ended_at=at(2))
+    )
+    specialist = Session(id="a2a-ctx", parent_id="trip")
+    run = SessionRun(
+        name="weather-specialist", status=RunStatus.COMPLETED, started_at=at(0.5), ended_at=at(1.25)
+    )
+    specialist.runs.append(run)
+    specialist.add_event(
+        SessionEvent(
+            message="sunny",
+            source=EventSource.LLM,
+            task_id=run.id,
+            token_usage=TokenUsage(prompt_tokens=100, completion_tokens=31, model="gpt-4o-mini"),
+        )
+    )
+    helper = Session(id="a2a-sub", parent_id="a2a-ctx")  # a grandchild that ran nothing
+    caller.add_child(specialist.id)
+    specialist.add_child(helper.id)
+    for session in (caller, specialist, helper):
+        store.save(session)
+    cost = format_cost(specialist.events[0].token_usage.estimated_cost_usd)  # type: ignore[union-attr]
+
+    rows = _agents_panel(render_report(caller, store))
+
+    assert rows == [
+        ["Session", "Agent", "Runs", "Time", "Tokens", "Cost"],
+        ["trip", "coordinator", "1", "2.00 s", "0", "-"],
+        ["└\xa0a2a-ctx", "weather-specialist", "1", "750 ms", "131", cost],
+        ["\xa0\xa0└\xa0a2a-sub", "-", "0", "-", "0", "-"],
+        ["3 sessions", "", "2", "", "131", cost],
+    ]
+    # The specialist's own report shows its subtree; a leaf has no such panel.
+    assert [row[0] for row in _agents_panel(render_report(specialist, store))[1:-1]] == [
+        "a2a-ctx",
+        "└\xa0a2a-sub",
+    ]
+    assert 'id="agents"' not in render_report(helper, store)
