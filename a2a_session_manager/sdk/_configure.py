@@ -72,6 +72,7 @@ _INSTRUMENTORS = {
         "OpenAIAgentsInstrumentor",
     ),
     "a2a": ("a2a_session_manager.instrumentation.a2a", "A2AInstrumentor"),
+    "litellm": ("a2a_session_manager.instrumentation.litellm", "LiteLLMInstrumentor"),
 }
 
 

@@ -175,6 +175,13 @@ PROVIDER_AZURE_OPENAI: Final = "azure.ai.openai"
 PROVIDER_ANTHROPIC: Final = "anthropic"
 PROVIDER_AWS_BEDROCK: Final = "aws.bedrock"
 PROVIDER_GCP_VERTEX_AI: Final = "gcp.vertex_ai"
+PROVIDER_GCP_GEMINI: Final = "gcp.gemini"
+PROVIDER_MISTRAL_AI: Final = "mistral_ai"
+PROVIDER_GROQ: Final = "groq"
+PROVIDER_DEEPSEEK: Final = "deepseek"
+PROVIDER_X_AI: Final = "x_ai"
+PROVIDER_COHERE: Final = "cohere"
+PROVIDER_PERPLEXITY: Final = "perplexity"
 
 # Values of GEN_AI_OUTPUT_TYPE
 OUTPUT_TYPE_TEXT: Final = "text"

@@ -51,6 +51,7 @@ from a2a_session_manager.telemetry._context import scope_attributes
 from a2a_session_manager.telemetry._deferred_content import ContentProducer
 from a2a_session_manager.telemetry._fast_attributes import set_trusted_attributes
 from a2a_session_manager.telemetry._guard import internal_errors, log_internal_error
+from a2a_session_manager.telemetry._recorded_call import call_recorded
 
 Wrapper = Callable[[Callable[..., Any], Any, tuple[Any, ...], dict[str, Any]], Any]
 
@@ -269,7 +270,7 @@ def sync_wrapper(tracer: Tracer, api: _Api) -> Wrapper:
     def traced(
         wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
     ) -> Any:
-        if not is_instrumentation_enabled():
+        if not is_instrumentation_enabled() or call_recorded():
             return wrapped(*args, **kwargs)
         call = _start(tracer, api, instance, kwargs)
         if call is None:
@@ -295,7 +296,7 @@ def async_wrapper(tracer: Tracer, api: _Api) -> Wrapper:
         args: tuple[Any, ...],
         kwargs: dict[str, Any],
     ) -> Any:
-        if not is_instrumentation_enabled():
+        if not is_instrumentation_enabled() or call_recorded():
             return await wrapped(*args, **kwargs)
         call = _start(tracer, api, instance, kwargs)
         if call is None:

@@ -1,0 +1,225 @@
+"""wrapt wrappers for ``litellm.completion`` / ``acompletion``, built by factories
+that close over the tracer.
+
+LiteLLM answers in OpenAI's shapes (``ModelResponse``, ``ModelResponseStream``
+chunks), so the OpenAI instrumentation's readers build the attributes; what
+LiteLLM adds is the routing (``_routing``). While the call runs, our client
+wrappers step aside (``telemetry._recorded_call``): LiteLLM may send it
+through the ``openai`` client, and one call is one chat span. The user's call
+is never changed: LiteLLM's exception is re-raised as is, and anything that
+goes wrong on our side is logged, never raised.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from opentelemetry import context as otel_context
+from opentelemetry import trace
+from opentelemetry.instrumentation.utils import is_instrumentation_enabled
+from opentelemetry.trace import Span, SpanKind, Tracer
+
+from a2a_session_manager.instrumentation.litellm._routing import routing_attributes
+from a2a_session_manager.instrumentation.openai._attributes import (
+    chat_request_attributes,
+    chat_request_content,
+    chat_response_attributes,
+    chat_response_content,
+)
+from a2a_session_manager.instrumentation.openai._messages import field
+from a2a_session_manager.instrumentation.openai._spans import end_span
+from a2a_session_manager.instrumentation.openai._stream import (
+    AsyncStreamProxy,
+    ChatAccumulator,
+    SyncStreamProxy,
+)
+from a2a_session_manager.instrumentation.openai._usage import chat_prompt
+from a2a_session_manager.telemetry import semconv
+from a2a_session_manager.telemetry._context import scope_attributes
+from a2a_session_manager.telemetry._deferred_content import ContentProducer
+from a2a_session_manager.telemetry._guard import internal_errors, log_internal_error
+from a2a_session_manager.telemetry._recorded_call import end_recording, recording_call
+
+Wrapper = Callable[[Callable[..., Any], Any, tuple[Any, ...], dict[str, Any]], Any]
+
+# ``completion(model, messages, ...)``: the two arguments that may come by position.
+_POSITIONAL = ("model", "messages")
+
+
+def _by_name(
+    args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> tuple[tuple[Any, ...], dict[str, Any]]:
+    if not args or len(args) > len(_POSITIONAL):
+        return args, kwargs
+    named = dict(zip(_POSITIONAL, args, strict=False))
+    if named.keys() & kwargs.keys():
+        return args, kwargs  # LiteLLM's own TypeError, unchanged
+    named.update(kwargs)
+    return (), named
+
+
+class _Chunk:
+    """A ``ModelResponseStream`` as the chat accumulator reads it: LiteLLM's
+    chunks have no ``usage`` attribute unless usage came with them."""
+
+    __slots__ = ("choices", "id", "model", "system_fingerprint", "usage")
+
+    def __init__(self, chunk: Any) -> None:
+        self.id = chunk.id
+        self.model = chunk.model
+        self.system_fingerprint = getattr(chunk, "system_fingerprint", None)
+        self.usage = getattr(chunk, "usage", None)
+        self.choices = chunk.choices
+
+
+class _StreamAccumulator(ChatAccumulator):
+    __slots__ = ()
+
+    def add(self, chunk: Any) -> None:
+        super().add(_Chunk(chunk))
+
+
+def _cache_write(usage: Any) -> dict[str, Any]:
+    # LiteLLM keeps Anthropic's cache writes beside the OpenAI-shaped fields.
+    tokens = field(usage, "cache_creation_input_tokens") if usage is not None else None
+    if isinstance(tokens, int) and not isinstance(tokens, bool) and tokens > 0:
+        return {semconv.GEN_AI_USAGE_CACHE_WRITE_INPUT_TOKENS: tokens}
+    return {}
+
+
+def _response_attributes(response: Any) -> dict[str, Any]:
+    attributes = chat_response_attributes(response)
+    attributes.update(_cache_write(field(response, "usage")))
+    return attributes
+
+
+class _Call:
+    """One completion's span and the request it was made from."""
+
+    __slots__ = ("messages", "model", "span", "tools")
+
+    def __init__(self, span: Span, kwargs: dict[str, Any], model: Any) -> None:
+        self.span = span
+        self.model = model
+        messages, tools = kwargs.get("messages"), kwargs.get("tools")
+        # Copies: agents append to the same lists for the next call.
+        self.messages = list(messages) if isinstance(messages, list | tuple) else None
+        self.tools = list(tools) if isinstance(tools, list | tuple) else None
+
+    def request_content(self) -> ContentProducer:
+        messages, tools = self.messages, self.tools
+        return lambda: chat_request_content(messages, tools)
+
+    def end(self, response: Any) -> None:
+        request = self.request_content()
+
+        def content() -> dict[str, Any]:
+            values = request()
+            values.update(chat_response_content(response))
+            return values
+
+        end_span(self.span, lambda: _response_attributes(response), content=content)
+
+    def fail(self, error: BaseException) -> None:
+        content = self.request_content() if self.span.is_recording() else None
+        end_span(self.span, error=error, content=content)
+
+    def stream(self, stream: Any, is_async: bool) -> Any:
+        messages = self.messages
+        accumulator = _StreamAccumulator(
+            lambda: chat_prompt(messages) if messages is not None else None, self.model
+        )
+        proxy = AsyncStreamProxy if is_async else SyncStreamProxy
+        return proxy(stream, self.span, accumulator, self.request_content())
+
+
+def _start(tracer: Tracer, kwargs: dict[str, Any]) -> _Call | None:
+    try:
+        messages = kwargs.get("messages")
+        if messages is not None and not isinstance(messages, list | tuple):
+            kwargs["messages"] = list(messages)  # a one-shot iterable, read once here
+        attributes = chat_request_attributes(kwargs)
+        attributes.update(routing_attributes(kwargs))
+        attributes.update(scope_attributes())
+        model = attributes.get(semconv.GEN_AI_REQUEST_MODEL)
+        name = f"chat {model}" if isinstance(model, str) else "chat"
+        span = tracer.start_span(name, kind=SpanKind.CLIENT, attributes=attributes)
+        return _Call(span, kwargs, model)
+    except Exception:
+        log_internal_error("starting a LiteLLM chat span")
+        return None
+
+
+def _finish(call: _Call, result: Any, is_async: bool) -> Any:
+    """End the span from ``result``, or hand it to a stream proxy; returns what the user gets."""
+    span = call.span
+    try:
+        if not span.is_recording():
+            span.end()
+            return result
+        if field(result, "choices") is None and hasattr(
+            result, "__anext__" if is_async else "__next__"
+        ):
+            return call.stream(result, is_async)
+    except Exception:
+        log_internal_error("reading the LiteLLM response")
+        end_span(span)
+        return result
+    call.end(result)
+    return result
+
+
+def sync_wrapper(tracer: Tracer) -> Wrapper:
+    def traced(
+        wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> Any:
+        if not is_instrumentation_enabled():
+            return wrapped(*args, **kwargs)
+        args, kwargs = _by_name(args, kwargs)
+        call = _start(tracer, kwargs)
+        if call is None:
+            return wrapped(*args, **kwargs)
+        token = otel_context.attach(trace.set_span_in_context(call.span))
+        recorded = recording_call()
+        try:
+            result = wrapped(*args, **kwargs)
+        except BaseException as error:
+            with internal_errors("ending a failed LiteLLM chat span"):
+                call.fail(error)
+            raise
+        finally:
+            end_recording(recorded)
+            otel_context.detach(token)
+        return _finish(call, result, is_async=False)
+
+    return traced
+
+
+def async_wrapper(tracer: Tracer) -> Wrapper:
+    async def traced(
+        wrapped: Callable[..., Awaitable[Any]],
+        instance: Any,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+    ) -> Any:
+        if not is_instrumentation_enabled():
+            return await wrapped(*args, **kwargs)
+        args, kwargs = _by_name(args, kwargs)
+        call = _start(tracer, kwargs)
+        if call is None:
+            return await wrapped(*args, **kwargs)
+        token = otel_context.attach(trace.set_span_in_context(call.span))
+        recorded = recording_call()
+        try:
+            result = await wrapped(*args, **kwargs)
+        except BaseException as error:
+            with internal_errors("ending a failed LiteLLM chat span"):
+                call.fail(error)
+            raise
+        finally:
+            end_recording(recorded)
+            otel_context.detach(token)
+        return _finish(call, result, is_async=True)
+
+    return traced
