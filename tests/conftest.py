@@ -3,11 +3,16 @@ server, the OTLP receiver) live in tests/support/ as pytest plugins."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 
 import pytest
 
 from a2a_session_manager.storage import InMemorySessionStore, SessionStoreProvider
+
+# LiteLLM fetches its model price map over the network at import unless told
+# not to (tests/test_litellm_sessions.py checks that no connection leaves loopback).
+os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
 pytest_plugins: list[str] = [
     # each helper adds its plugin module here, one line each:

@@ -5,15 +5,11 @@ OpenAI instrumentation also active, and no connection leaves 127.0.0.1."""
 
 from __future__ import annotations
 
-import os
 import sys
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
-
-# LiteLLM fetches its model price map over the network at import unless told not to.
-os.environ["LITELLM_LOCAL_MODEL_COST_MAP"] = "True"
 
 _connections: list[Any] = []
 _watching = [True]
@@ -40,6 +36,7 @@ from a2a_session_manager.testing import (  # noqa: E402
     LocalAnthropicServer,
     LocalOpenAIServer,
     Reply,
+    ToolCall,
 )
 from tests.support.otel import clean_otel  # noqa: E402
 
@@ -155,6 +152,63 @@ async def test_async_anthropic_stream(
         parts = [c.choices[0].delta.content or "" async for c in stream if c.choices]
     assert "".join(parts) == "Rainy."
     assert_one_call(store, "Rainy.", (12, 3), "anthropic")
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_anthropic_cache_reads_and_writes(
+    store: InMemorySessionStore, anthropic_server: LocalAnthropicServer, stream: bool
+) -> None:
+    anthropic_server.queue(
+        AnthropicReply(
+            "Rainy.",
+            prompt_tokens=12,
+            completion_tokens=3,
+            cache_creation_tokens=100,
+            cached_tokens=50,
+        )
+    )
+    extra: Any = {"stream": True, "stream_options": {"include_usage": True}} if stream else {}
+    with asm.session("s"), asm.run("agent"):
+        response = ask(anthropic_server, CLAUDE, max_tokens=64, **extra)
+        if stream:
+            list(response)
+    # LiteLLM's input total includes the cached parts, as the conventions' does.
+    assert_one_call(store, "Rainy.", (162, 3), "anthropic")
+    usage = events_of(store, "s")[-1].token_usage
+    assert usage is not None
+    assert (usage.cached_input_tokens, usage.cache_write_input_tokens) == (50, 100)
+
+
+def test_tool_call_round_trip_is_user_llm_tool_llm(
+    store: InMemorySessionStore, openai_server: LocalOpenAIServer
+) -> None:
+    call = ToolCall("get_weather", {"city": "Paris"}, id="call_1")
+    openai_server.queue(
+        Reply(tool_calls=[call], prompt_tokens=20, completion_tokens=7),
+        Reply("Sunny, 21C.", prompt_tokens=40, completion_tokens=5),
+    )
+    tools: Any = [{"type": "function", "function": {"name": "get_weather", "parameters": {}}}]
+    messages: list[Any] = [USER]
+    with asm.session("s"), asm.run("agent"):
+        first = ask(openai_server, GPT, tools=tools)
+        messages.append(first.choices[0].message.model_dump(exclude_none=True))
+        messages.append({"role": "tool", "tool_call_id": "call_1", "content": "21C, sunny"})
+        litellm.completion(
+            model=GPT, messages=messages, tools=tools, api_base=openai_server.base_url, api_key="k"
+        )
+    events = events_of(store, "s")
+    assert [(e.source, e.type) for e in events] == [
+        (EventSource.USER, EventType.MESSAGE),
+        (EventSource.LLM, EventType.MESSAGE),
+        (EventSource.TOOL, EventType.TOOL_CALL),
+        (EventSource.LLM, EventType.MESSAGE),
+    ]
+    ask_event, tool = events[1], events[2]
+    assert ask_event.message["tool_calls"] == [
+        {"id": "call_1", "name": "get_weather", "arguments": {"city": "Paris"}}
+    ]
+    assert (tool.message["call_id"], tool.message["result"]) == ("call_1", "21C, sunny")
+    assert events[3].message == "Sunny, 21C."
 
 
 def test_a_failed_call_raises_litellm_error_and_is_recorded_once(

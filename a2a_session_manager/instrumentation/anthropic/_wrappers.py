@@ -41,6 +41,7 @@ from a2a_session_manager.instrumentation.openai._stream import AsyncStreamProxy,
 from a2a_session_manager.telemetry._context import scope_attributes
 from a2a_session_manager.telemetry._deferred_content import ContentProducer
 from a2a_session_manager.telemetry._guard import internal_errors, log_internal_error
+from a2a_session_manager.telemetry._recorded_call import call_recorded
 
 logger = logging.getLogger(__name__)
 
@@ -144,7 +145,7 @@ def sync_wrapper(tracer: Tracer) -> Wrapper:
     def traced(
         wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
     ) -> Any:
-        if not is_instrumentation_enabled():
+        if not is_instrumentation_enabled() or call_recorded():
             return wrapped(*args, **kwargs)
         call = _start(tracer, instance, kwargs)
         if call is None:
@@ -170,7 +171,7 @@ def async_wrapper(tracer: Tracer) -> Wrapper:
         args: tuple[Any, ...],
         kwargs: dict[str, Any],
     ) -> Any:
-        if not is_instrumentation_enabled():
+        if not is_instrumentation_enabled() or call_recorded():
             return await wrapped(*args, **kwargs)
         call = _start(tracer, instance, kwargs)
         if call is None:
@@ -203,7 +204,7 @@ def _request_attribute(manager: Any) -> str | None:
 
 def _traced_request(tracer: Tracer, instance: Any, kwargs: dict[str, Any], request: Any) -> Any:
     def send() -> Any:
-        if not is_instrumentation_enabled():
+        if not is_instrumentation_enabled() or call_recorded():
             return request()
         call = _start(tracer, instance, {**kwargs, "stream": True})
         if call is None:
@@ -225,7 +226,7 @@ def _traced_request(tracer: Tracer, instance: Any, kwargs: dict[str, Any], reque
 async def _traced_async_request(
     tracer: Tracer, instance: Any, kwargs: dict[str, Any], request: Awaitable[Any]
 ) -> Any:
-    if not is_instrumentation_enabled():
+    if not is_instrumentation_enabled() or call_recorded():
         return await request
     call = _start(tracer, instance, {**kwargs, "stream": True})
     if call is None:

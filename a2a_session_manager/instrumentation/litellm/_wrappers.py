@@ -79,6 +79,11 @@ class _StreamAccumulator(ChatAccumulator):
     def add(self, chunk: Any) -> None:
         super().add(_Chunk(chunk))
 
+    def attributes(self) -> dict[str, Any]:
+        attributes = super().attributes()
+        attributes.update(_cache_write(self.usage))
+        return attributes
+
 
 def _cache_write(usage: Any) -> dict[str, Any]:
     # LiteLLM keeps Anthropic's cache writes beside the OpenAI-shaped fields.
