@@ -223,9 +223,17 @@ def test_a_failed_call_raises_litellm_error_and_is_recorded_once(
     assert len(llm) == 1
 
 
-def test_no_connection_leaves_loopback() -> None:
+def test_no_connection_leaves_loopback(openai_server: LocalOpenAIServer) -> None:
+    """Importing litellm (above) and a call routed to the local server connect
+    only to 127.0.0.1: no price map or other download."""
+    openai_server.queue(Reply("Sunny, 21C."))
+    _watching[0] = True
+    try:
+        ask(openai_server, GPT)
+    finally:
+        _watching[0] = False
     hosts = {address[0] for address in _connections if isinstance(address, tuple)}
-    assert hosts <= {"127.0.0.1", "::1", "localhost"}, hosts
+    assert hosts == {"127.0.0.1"}
 
 
 class ThroughOpenAIClient(litellm.CustomLLM):
