@@ -5,9 +5,12 @@ spans recorded."""
 
 from __future__ import annotations
 
+import os
+import signal
 import subprocess
 import sys
 import textwrap
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -306,3 +309,36 @@ def _clean_env() -> dict[str, str]:
         for k, v in os.environ.items()
         if not k.startswith("OTEL_") and k not in ("PYTEST_CURRENT_TEST", "A2A_SESSIONS_STORE")
     }
+
+
+def _input_tokens(metered: Metered) -> float:
+    points = metered.points().get(semconv.METRIC_USAGE_INPUT_TOKENS, [])
+    return sum(point.value for _, point in points)
+
+
+def test_a_forked_child_counts_its_own_calls_and_never_hangs(
+    metered: Metered, openai_server: LocalOpenAIServer, openai_client: openai.OpenAI
+) -> None:
+    openai_server.queue(*[Reply("Paris.") for _ in range(4)])
+    openai_client.chat.completions.create(model=MODEL, messages=MESSAGES)
+    parent_tokens = _input_tokens(metered)
+    assert parent_tokens > 0
+    # Fork while the parent still has a call queued for its metrics worker.
+    openai_client.chat.completions.create(model=MODEL, messages=MESSAGES)
+    pid = os.fork()
+    if pid == 0:  # the child: one call of its own, its counters from zero
+        code = 1
+        try:
+            openai_client.chat.completions.create(model=MODEL, messages=MESSAGES)
+            code = 0 if _input_tokens(metered) == parent_tokens else 2
+        finally:
+            os._exit(code)
+    deadline = time.monotonic() + 60
+    while (done := os.waitpid(pid, os.WNOHANG))[0] == 0 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    if done[0] == 0:
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+    assert done[0] == pid, "the forked child hung"
+    assert os.waitstatus_to_exitcode(done[1]) == 0
+    assert _input_tokens(metered) == 2 * parent_tokens  # the parent's two calls, once each

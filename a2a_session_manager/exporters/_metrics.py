@@ -53,6 +53,7 @@ from opentelemetry.context import Context
 from opentelemetry.metrics import CallbackOptions, MeterProvider, Observation
 from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
 
+from a2a_session_manager.exporters._fork import watch_process_boundaries
 from a2a_session_manager.exporters._mapping import span_attributes
 from a2a_session_manager.telemetry import semconv
 from a2a_session_manager.telemetry._guard import internal_errors
@@ -102,6 +103,11 @@ class _Totals:
         key = tuple(attributes.items())
         with self._lock:
             self._sums[key] = self._sums.get(key, 0) + value
+
+    def start_over(self) -> None:
+        """In a forked child: its own sums, and a lock no parent thread holds."""
+        self._sums = {}
+        self._lock = threading.Lock()
 
     def observe(self, options: CallbackOptions) -> Iterable[Observation]:
         with self._lock:
@@ -198,6 +204,7 @@ class GenAIMetricsProcessor(SpanProcessor):
         self._worker: threading.Thread | None = None
         self._pid = 0
         self.dropped = 0
+        watch_process_boundaries(self)
 
     # -- SpanProcessor -------------------------------------------------------
     def on_start(self, span: Span, parent_context: Context | None = None) -> None:
@@ -228,6 +235,30 @@ class GenAIMetricsProcessor(SpanProcessor):
         self._stopped = True
         self._record_queued()
         self._wake.set()
+
+    # -- process boundaries (exporters._fork) ------------------------------------
+    def before_fork(self) -> None:
+        # No recording in progress while the process is copied: the SDK's
+        # instruments and our sums are consistent in the child.
+        self._record_lock.acquire()
+
+    def after_fork_in_parent(self) -> None:
+        self._record_lock.release()
+
+    def after_fork_in_child(self) -> None:
+        # The parent's queued spans are the parent's to record; the child
+        # counts its own calls from zero, with fresh locks and its own worker.
+        self._record_lock = threading.Lock()
+        self._queue.clear()
+        self._wake = threading.Event()
+        self._worker = None
+        self._pid = 0
+        for totals in vars(self._instruments).values():
+            if isinstance(totals, _Totals):
+                totals.start_over()
+
+    def on_process_exit(self) -> None:
+        self._record_queued()
 
     # -- recording -------------------------------------------------------------
     def _start_worker(self) -> None:
