@@ -7,6 +7,7 @@ message ids linking the two, in the file and the Redis store."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,6 +34,7 @@ from a2a_session_manager.models import EventType, ParentLink
 from a2a_session_manager.models.session import Session
 from a2a_session_manager.models.session_run import RunStatus
 from a2a_session_manager.storage import SessionStore
+from a2a_session_manager.telemetry import semconv
 from tests.support.a2a_agents import A2AAgent, eventually, unreachable_client
 from tests.support.otel import clean_otel
 from tests.support.processes import free_port
@@ -398,3 +400,30 @@ async def test_subscribe_to_a_running_task(caller: Caller, agent: A2AAgent) -> N
         caller.store, task.context_id, _task_run_status(task.id, RunStatus.CANCELLED)
     )
     assert theirs.parent_id == "coordinator-8"
+
+
+@pytest.mark.parametrize("mode", ["SPAN_ONLY", None])
+async def test_what_the_call_carried_rides_on_the_span_only_when_spans_carry_content(
+    caller: Caller, agent: A2AAgent, monkeypatch: pytest.MonkeyPatch, mode: str | None
+) -> None:
+    variable = semconv.OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT
+    if mode is None:
+        monkeypatch.delenv(variable, raising=False)
+    else:
+        monkeypatch.setenv(variable, mode)
+    client = await agent.client(streaming=False)
+    with asm.session(f"coordinator-content-{mode}"), asm.run("coordinator"):
+        await _send(client, _request("echo content"))
+
+    [span] = _a2a_spans(caller)
+    attrs = dict(span.attributes or {})
+    mine = caller.store.get(f"coordinator-content-{mode}")
+    assert mine is not None
+    recorded = [e.metadata["a2a"]["message_id"] for e in _events(mine, "a2a_message")]
+    assert len(recorded) == 2 and recorded[0] == attrs["a2a.message.id"]
+    if mode is None:  # the session store still has every record, built off the caller's thread
+        assert semconv.A2A_EXCHANGE not in attrs
+    else:
+        records = json.loads(attrs[semconv.A2A_EXCHANGE])
+        assert [r["message_id"] for r in records if r["kind"] == "message"] == recorded
+        assert {r["kind"] for r in records} == {"message", "status", "artifact"}

@@ -34,6 +34,8 @@ from a2a_session_manager.models.session_event import SessionEvent
 from a2a_session_manager.models.session_run import RunStatus
 from a2a_session_manager.telemetry import semconv
 from a2a_session_manager.telemetry._a2a_sessions import a2a_session_id
+from a2a_session_manager.telemetry._deferred_content import deferred_content
+from a2a_session_manager.telemetry._guard import log_internal_error
 from a2a_session_manager.telemetry._json import from_json_text
 
 if TYPE_CHECKING:
@@ -66,6 +68,21 @@ def _str(value: Any) -> str | None:
     return value if isinstance(value, str) and value else None
 
 
+def _exchange(span: Any, attrs: Mapping[str, Any]) -> Any:
+    """The records: the attribute (JSON text) when the span carries content,
+    else what the instrumentation left to build now (plain JSON values)."""
+    if semconv.A2A_EXCHANGE in attrs:
+        return attrs[semconv.A2A_EXCHANGE]
+    producer = deferred_content(span)
+    if producer is None:
+        return None
+    try:
+        return producer().get(semconv.A2A_EXCHANGE)
+    except Exception:
+        log_internal_error("building an A2A span's records")
+        return None
+
+
 def map_a2a_span(mapper: SpanMapper, ctx: _Span, attrs: Mapping[str, Any]) -> None:
     span = ctx.span
     server = span.kind is SpanKind.SERVER
@@ -73,7 +90,7 @@ def map_a2a_span(mapper: SpanMapper, ctx: _Span, attrs: Mapping[str, Any]) -> No
     task_id = _str(attrs.get(semconv.A2A_PROTOCOL_TASK_ID))
     run_id = task_id if server and task_id else ctx.run_id
     side = {"side": "server" if server else "client", "method": method}
-    records = from_json_text(attrs.get(semconv.A2A_EXCHANGE))
+    records = from_json_text(_exchange(span, attrs))
     ended = _time(span.end_time)
     session = ctx.changes.session_id
     for record in records if isinstance(records, list) else ():

@@ -22,7 +22,8 @@ from a2a_session_manager.instrumentation.a2a._records import Exchange
 from a2a_session_manager.instrumentation.a2a._spans import end_span
 from a2a_session_manager.telemetry import semconv
 from a2a_session_manager.telemetry._context import inject, scope_attributes
-from a2a_session_manager.telemetry._guard import internal_errors
+from a2a_session_manager.telemetry._fast_attributes import set_trusted_attributes
+from a2a_session_manager.telemetry._guard import log_internal_error
 
 Wrapper = Callable[[Callable[..., Any], Any, tuple[Any, ...], dict[str, Any]], Any]
 
@@ -74,22 +75,40 @@ def _streams(client: Any) -> bool:
     )
 
 
+# What samplers may look at goes through ``start_span``; the rest, built clean
+# here, skips the SDK's per-value checks (``set_trusted_attributes``).
+_AT_START = (semconv.SERVER_ADDRESS, semconv.SERVER_PORT)
+
+
 def _start(
     tracer: Tracer, method: str, client: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
 ) -> tuple[Span, Exchange, dict[str, Any]]:
-    attributes: dict[str, Any] = {
-        k: v for k, v in scope_attributes().items() if k != semconv.GEN_AI_CONVERSATION_ID
-    }
-    attributes[semconv.A2A_PROTOCOL_METHOD_NAME] = method
     exchange = Exchange()
-    with internal_errors("reading an A2A request"):
+    attributes: dict[str, Any] = {}
+    try:
         attributes.update(_card_attributes(client))
         request = args[0] if args else kwargs.get("request")
         if request is not None:
             exchange.request(request)
-    span = tracer.start_span(method, kind=SpanKind.CLIENT, attributes=attributes)
-    with internal_errors("sending the trace context with an A2A request"):
+    except Exception:
+        log_internal_error("reading an A2A request")
+    at_start = {semconv.A2A_PROTOCOL_METHOD_NAME: method}
+    for key in _AT_START:
+        if key in attributes:
+            at_start[key] = attributes.pop(key)
+    span = tracer.start_span(method, kind=SpanKind.CLIENT, attributes=at_start)
+    try:
+        if span.is_recording():
+            for key, value in scope_attributes().items():
+                if key != semconv.GEN_AI_CONVERSATION_ID:  # the A2A contextId, set at the end
+                    attributes[key] = value
+            set_trusted_attributes(span, attributes)
+    except Exception:
+        log_internal_error("starting an A2A span")
+    try:
         kwargs = {**kwargs, "context": _with_headers(kwargs.get("context"), span)}
+    except Exception:
+        log_internal_error("sending the trace context with an A2A request")
     return span, exchange, kwargs
 
 
@@ -117,8 +136,10 @@ def call_wrapper(tracer: Tracer, method: str) -> Wrapper:
         except BaseException as exc:
             end_span(span, exchange, exc)
             raise
-        with internal_errors("reading an A2A response"):
+        try:
             exchange.result(result)
+        except Exception:
+            log_internal_error("reading an A2A response")
         end_span(span, exchange, None)
         return result
 
@@ -158,8 +179,10 @@ async def _traced_stream(
     stream = wrapped(*args, **kwargs)
     try:
         async for item in stream:
-            with internal_errors("reading an A2A stream event"):
+            try:
                 exchange.result(item)
+            except Exception:
+                log_internal_error("reading an A2A stream event")
             yield item
     except Exception as exc:
         end_span(span, exchange, exc)

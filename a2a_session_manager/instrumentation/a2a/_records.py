@@ -185,7 +185,9 @@ class Exchange:
             self.context_id = context_id
 
     # -- the span ------------------------------------------------------------
-    def attributes(self, capture_content: bool = True) -> dict[str, Any]:
+    def attributes(self) -> dict[str, Any]:
+        """The conventions' attributes; the records are handed over apart
+        (:meth:`records_json`, or deferred to the session mapper)."""
         attributes: dict[str, Any] = {}
         if self.message_id:
             attributes[semconv.A2A_PROTOCOL_MESSAGE_ID] = self.message_id
@@ -199,11 +201,16 @@ class Exchange:
             attributes[semconv.GEN_AI_CONVERSATION_ID] = self.context_id
         if self.reference_task_ids:
             attributes[semconv.A2A_PROTOCOL_REFERENCE_TASK_IDS] = tuple(self.reference_task_ids)
-        if self.records:
-            attributes[semconv.A2A_EXCHANGE] = _json(
-                self.records if capture_content else [_without_parts(r) for r in self.records]
-            )
         return attributes
+
+    def records_json(self) -> str:
+        """The records as the ``semconv.A2A_EXCHANGE`` attribute's JSON text."""
+        return _json(self.records)
+
+    def records_plain(self) -> dict[str, Any]:
+        """``semconv.A2A_EXCHANGE`` as plain JSON values (what ``json.loads`` of
+        the attribute gives): the deferred-content producer's answer."""
+        return {semconv.A2A_EXCHANGE: json.loads(_json(self.records))}
 
 
 def _json(records: list[dict[str, Any]]) -> str:
@@ -213,7 +220,3 @@ def _json(records: list[dict[str, Any]]) -> str:
         return json.dumps(records, ensure_ascii=False, allow_nan=False)
     except (TypeError, ValueError):
         return to_json_text(records)
-
-
-def _without_parts(record: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in record.items() if k != "parts"}
