@@ -368,3 +368,28 @@ def test_tool_result_seen_by_a_process_that_never_saw_the_call(
     assert tool.message["result"] == "found"
     assert tool.message["tool_name"] == "lookup"
     assert tool.metadata["parent_event_id"] == ask.id
+
+
+def test_assistant_messages_from_a_request_are_kept_but_are_not_calls(
+    configured: SessionStore, openai_server: LocalOpenAIServer, openai_client: openai.OpenAI
+) -> None:
+    from a2a_session_manager.reports._overview import SessionOverview
+
+    openai_server.queue(Reply("4"))
+    few_shot: list[Any] = [
+        _user("1+1?"),
+        {"role": "assistant", "content": "2"},  # an example, not a call of this session
+        _user("2+2?"),
+    ]
+    with asm.session("few-shot"), asm.run("agent"):
+        openai_client.chat.completions.create(model=MODEL, messages=few_shot)
+    session = _stored(configured, "few-shot")
+    assert [(e.source.value, e.message) for e in session.events] == [
+        ("user", "1+1?"),
+        ("llm", "2"),
+        ("user", "2+2?"),
+        ("llm", "4"),
+    ]
+    assert session.events[1].metadata["origin"] == "request"
+    assert session.events[1].token_usage is None
+    assert SessionOverview.of(session).llm_calls == 1

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any, Final
 from opentelemetry.trace import SpanKind, StatusCode
 
 from a2a_session_manager.exporters._conversation import derived_id
+from a2a_session_manager.exporters._session_state import ORIGIN, ORIGIN_A2A
 from a2a_session_manager.exporters._trusted import trusted_run
 from a2a_session_manager.models.event_source import EventSource
 from a2a_session_manager.models.session_event import SessionEvent
@@ -121,12 +122,16 @@ def _event(
     seen = record.get("time_unix_nano")
     if isinstance(seen, int) and not isinstance(seen, bool):
         timestamp = _time(seen)
-    metadata = {"a2a": {**{k: v for k, v in record.items() if k not in _NOT_METADATA}, **side}}
+    metadata: dict[str, Any] = {
+        "a2a": {**{k: v for k, v in record.items() if k not in _NOT_METADATA}, **side}
+    }
     content = record.get("parts") if mapper.capture_content else None
     if kind == "message":
         message_id = str(record.get("message_id"))
         source = _SOURCES.get(str(record.get("role")), EventSource.SYSTEM)
         event_id = derived_id(session, "a2a-message", message_id)
+        if source is EventSource.LLM:  # another agent's answer, not a provider call
+            metadata[ORIGIN] = ORIGIN_A2A
         return SessionEvent(
             id=event_id,
             message=mapper._stored(source, {"role": record.get("role"), "parts": content}),

@@ -30,6 +30,7 @@ CONVERSATION_DIGEST = "conversation_digest"
 CONTEXT_DIGEST = "context_digest"
 ORIGIN = "origin"
 ORIGIN_REQUEST = "request"  # an assistant message that came in a request, not from a call
+ORIGIN_A2A = "a2a"  # another agent's answer over the A2A protocol
 
 
 @dataclass

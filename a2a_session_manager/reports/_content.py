@@ -71,6 +71,15 @@ def llm_message(event: SessionEvent) -> LLMMessage | None:
     return read_llm_message(event.message)
 
 
+def provider_call(event: SessionEvent) -> LLMMessage | None:
+    """The payload of an LLM event that records a provider call; ``None`` for
+    other events, and for assistant messages that only came in a request or
+    from another agent (``metadata["origin"]``: ``"request"``, ``"a2a"``)."""
+    if event.metadata.get("origin") is not None:
+        return None
+    return llm_message(event)
+
+
 def requested_tool_calls(event: SessionEvent) -> list[ToolCallRequest]:
     """Tool calls an LLM message asked for."""
     message = llm_message(event)

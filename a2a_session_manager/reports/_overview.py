@@ -8,7 +8,7 @@ from typing import Any
 
 from a2a_session_manager.models.hierarchy import HierarchyReader
 from a2a_session_manager.models.session import Session
-from a2a_session_manager.reports._content import aware, llm_message
+from a2a_session_manager.reports._content import aware, provider_call
 from a2a_session_manager.reports._usage import UsageRow, usage_report
 
 
@@ -30,7 +30,7 @@ class SessionOverview:
     @classmethod
     def of(cls, session: Session, children: int | None = None) -> SessionOverview:
         usage = usage_report(session).total
-        replies = [m for m in map(llm_message, session.events) if m is not None]
+        replies = [m for m in map(provider_call, session.events) if m is not None]
         return cls(
             id=session.id,
             parent_id=session.parent_id,

@@ -16,6 +16,7 @@ from a2a_session_manager.reports._content import (
     event_timing,
     is_tool_call,
     llm_message,
+    provider_call,
     requested_tool_calls,
     tool_call_record,
 )
@@ -61,7 +62,7 @@ def _event_item(event: SessionEvent, depth: int) -> TimelineItem | None:
             status="error" if record.error else "ok",
             detail=record.error or "",
         )
-    if event.source != EventSource.LLM:
+    if event.source != EventSource.LLM or provider_call(event) is None:
         return None
     usage = event.token_usage
     model = (usage.model if usage else "") or str(event.metadata.get("model", "")) or "LLM"
