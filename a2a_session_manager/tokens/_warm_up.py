@@ -3,7 +3,9 @@
 The bundled encodings take about a second each to build and genai-prices
 about a second to import; without this, the first stream without usage, the
 first prompt build or the first recorded call pays that on the caller's
-thread.
+thread. Only ``o200k_base`` (today's models and the default) is built ahead:
+each encoding holds 30-75 MiB once built, and most processes never count
+with the legacy ``cl100k_base``, which is built when first needed.
 """
 
 from __future__ import annotations
@@ -13,20 +15,20 @@ import os
 import threading
 
 from a2a_session_manager.tokens import pricing
-from a2a_session_manager.tokens.encodings import BUNDLED_FILES, get_encoding
+from a2a_session_manager.tokens.encodings import get_encoding
 
 logger = logging.getLogger(__name__)
 
+AHEAD = "o200k_base"
 _started_in: int | None = None
 _lock = threading.Lock()
 
 
 def _load() -> None:
-    for name in BUNDLED_FILES:  # o200k_base first: today's models and the default
-        try:
-            get_encoding(name)
-        except Exception:  # the caller's own count says what is wrong
-            logger.debug("loading encoding %s in the background failed", name, exc_info=True)
+    try:
+        get_encoding(AHEAD)
+    except Exception:  # the caller's own count says what is wrong
+        logger.debug("loading encoding %s in the background failed", AHEAD, exc_info=True)
     try:
         pricing.warm_up()
     except Exception:
@@ -34,7 +36,7 @@ def _load() -> None:
 
 
 def warm_up() -> threading.Thread | None:
-    """Build the encodings and load the prices in a daemon thread, once per
+    """Build today's encoding and load the prices in a daemon thread, once per
     process (``None`` when already started)."""
     global _started_in
     with _lock:
