@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
+from functools import partial
 from typing import Any
 
 from anthropic import AsyncStream, Stream
@@ -28,6 +29,11 @@ from opentelemetry import trace
 from opentelemetry.instrumentation.utils import is_instrumentation_enabled
 from opentelemetry.trace import Span, SpanKind, Tracer
 
+from a2a_session_manager.instrumentation._chat_wrappers import (
+    Wrapper,
+    async_chat_wrapper,
+    sync_chat_wrapper,
+)
 from a2a_session_manager.instrumentation.anthropic._attributes import (
     client_attributes,
     request_content,
@@ -45,7 +51,6 @@ from a2a_session_manager.telemetry._recorded_call import call_recorded
 
 logger = logging.getLogger(__name__)
 
-Wrapper = Callable[[Callable[..., Any], Any, tuple[Any, ...], dict[str, Any]], Any]
 _RAW_HEADER = "X-Stainless-Raw-Response"
 
 
@@ -142,52 +147,11 @@ def _finish(call: _Call, result: Any, is_async: bool) -> Any:
 
 
 def sync_wrapper(tracer: Tracer) -> Wrapper:
-    def traced(
-        wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
-    ) -> Any:
-        if not is_instrumentation_enabled() or call_recorded():
-            return wrapped(*args, **kwargs)
-        call = _start(tracer, instance, kwargs)
-        if call is None:
-            return wrapped(*args, **kwargs)
-        token = otel_context.attach(trace.set_span_in_context(call.span))
-        try:
-            result = wrapped(*args, **kwargs)
-        except BaseException as error:
-            with internal_errors("ending a failed chat span"):
-                call.fail(error)
-            raise
-        finally:
-            otel_context.detach(token)
-        return _finish(call, result, is_async=False)
-
-    return traced
+    return sync_chat_wrapper(partial(_start, tracer), _finish)
 
 
 def async_wrapper(tracer: Tracer) -> Wrapper:
-    async def traced(
-        wrapped: Callable[..., Awaitable[Any]],
-        instance: Any,
-        args: tuple[Any, ...],
-        kwargs: dict[str, Any],
-    ) -> Any:
-        if not is_instrumentation_enabled() or call_recorded():
-            return await wrapped(*args, **kwargs)
-        call = _start(tracer, instance, kwargs)
-        if call is None:
-            return await wrapped(*args, **kwargs)
-        token = otel_context.attach(trace.set_span_in_context(call.span))
-        try:
-            result = await wrapped(*args, **kwargs)
-        except BaseException as error:
-            with internal_errors("ending a failed chat span"):
-                call.fail(error)
-            raise
-        finally:
-            otel_context.detach(token)
-        return _finish(call, result, is_async=True)
-
-    return traced
+    return async_chat_wrapper(partial(_start, tracer), _finish)
 
 
 # -- messages.stream(...) -------------------------------------------------------

@@ -10,20 +10,23 @@ raised (see ``_guard``).
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from openai import AsyncStream, Stream
 from openai._legacy_response import LegacyAPIResponse
 from openai.types.chat import ChatCompletionChunk
 from openai.types.responses import ResponseStreamEvent
-from opentelemetry import context as otel_context
-from opentelemetry import trace
-from opentelemetry.instrumentation.utils import is_instrumentation_enabled
 from opentelemetry.trace import Span, SpanKind, Tracer
 from pydantic import BaseModel
 
+from a2a_session_manager.instrumentation._chat_wrappers import (
+    Wrapper,
+    async_chat_wrapper,
+    sync_chat_wrapper,
+)
 from a2a_session_manager.instrumentation.openai._attributes import (
     chat_request_attributes,
     chat_request_content,
@@ -50,10 +53,7 @@ from a2a_session_manager.telemetry import semconv
 from a2a_session_manager.telemetry._context import scope_attributes
 from a2a_session_manager.telemetry._deferred_content import ContentProducer
 from a2a_session_manager.telemetry._fast_attributes import set_trusted_attributes
-from a2a_session_manager.telemetry._guard import internal_errors, log_internal_error
-from a2a_session_manager.telemetry._recorded_call import call_recorded
-
-Wrapper = Callable[[Callable[..., Any], Any, tuple[Any, ...], dict[str, Any]], Any]
+from a2a_session_manager.telemetry._guard import log_internal_error
 
 
 @dataclass
@@ -267,49 +267,8 @@ def _finish_raw(call: _Call, raw: Any) -> Any:
 
 
 def sync_wrapper(tracer: Tracer, api: _Api) -> Wrapper:
-    def traced(
-        wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
-    ) -> Any:
-        if not is_instrumentation_enabled() or call_recorded():
-            return wrapped(*args, **kwargs)
-        call = _start(tracer, api, instance, kwargs)
-        if call is None:
-            return wrapped(*args, **kwargs)
-        token = otel_context.attach(trace.set_span_in_context(call.span))
-        try:
-            result = wrapped(*args, **kwargs)
-        except BaseException as error:
-            with internal_errors("ending a failed chat span"):
-                call.fail(error)
-            raise
-        finally:
-            otel_context.detach(token)
-        return _finish(call, result)
-
-    return traced
+    return sync_chat_wrapper(partial(_start, tracer, api), _finish)
 
 
 def async_wrapper(tracer: Tracer, api: _Api) -> Wrapper:
-    async def traced(
-        wrapped: Callable[..., Awaitable[Any]],
-        instance: Any,
-        args: tuple[Any, ...],
-        kwargs: dict[str, Any],
-    ) -> Any:
-        if not is_instrumentation_enabled() or call_recorded():
-            return await wrapped(*args, **kwargs)
-        call = _start(tracer, api, instance, kwargs)
-        if call is None:
-            return await wrapped(*args, **kwargs)
-        token = otel_context.attach(trace.set_span_in_context(call.span))
-        try:
-            result = await wrapped(*args, **kwargs)
-        except BaseException as error:
-            with internal_errors("ending a failed chat span"):
-                call.fail(error)
-            raise
-        finally:
-            otel_context.detach(token)
-        return _finish(call, result, is_async=True)
-
-    return traced
+    return async_chat_wrapper(partial(_start, tracer, api), _finish)

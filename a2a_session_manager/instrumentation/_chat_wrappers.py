@@ -1,0 +1,81 @@
+"""The wrapt wrapper around a client's call, shared by the client
+instrumentations: start the chat span (never raising), make it current while
+the client works, end it failed on an exception (re-raised unchanged), or
+hand the result to the provider's ``finish`` (a stream proxy, a parsed
+response). Sync and async side by side."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any, Protocol, TypeVar
+
+from opentelemetry import context as otel_context
+from opentelemetry import trace
+from opentelemetry.instrumentation.utils import is_instrumentation_enabled
+from opentelemetry.trace import Span
+
+from a2a_session_manager.telemetry._guard import internal_errors
+from a2a_session_manager.telemetry._recorded_call import call_recorded
+
+Wrapper = Callable[[Callable[..., Any], Any, tuple[Any, ...], dict[str, Any]], Any]
+
+
+class ChatCall(Protocol):
+    span: Span
+
+    def fail(self, error: BaseException) -> None: ...
+
+
+C = TypeVar("C", bound=ChatCall)
+Start = Callable[[Any, dict[str, Any]], C | None]  # (instance, kwargs)
+Finish = Callable[[C, Any, bool], Any]  # (call, result, is_async) -> what the user gets
+
+
+def sync_chat_wrapper(start: Start[C], finish: Finish[C]) -> Wrapper:
+    def traced(
+        wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> Any:
+        # Inside a call another of our instrumentations records (LiteLLM's), step aside.
+        if not is_instrumentation_enabled() or call_recorded():
+            return wrapped(*args, **kwargs)
+        call = start(instance, kwargs)
+        if call is None:
+            return wrapped(*args, **kwargs)
+        token = otel_context.attach(trace.set_span_in_context(call.span))
+        try:
+            result = wrapped(*args, **kwargs)
+        except BaseException as error:
+            with internal_errors("ending a failed chat span"):
+                call.fail(error)
+            raise
+        finally:
+            otel_context.detach(token)
+        return finish(call, result, False)
+
+    return traced
+
+
+def async_chat_wrapper(start: Start[C], finish: Finish[C]) -> Wrapper:
+    async def traced(
+        wrapped: Callable[..., Awaitable[Any]],
+        instance: Any,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+    ) -> Any:
+        if not is_instrumentation_enabled() or call_recorded():
+            return await wrapped(*args, **kwargs)
+        call = start(instance, kwargs)
+        if call is None:
+            return await wrapped(*args, **kwargs)
+        token = otel_context.attach(trace.set_span_in_context(call.span))
+        try:
+            result = await wrapped(*args, **kwargs)
+        except BaseException as error:
+            with internal_errors("ending a failed chat span"):
+                call.fail(error)
+            raise
+        finally:
+            otel_context.detach(token)
+        return finish(call, result, True)
+
+    return traced
