@@ -54,10 +54,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from a2a_session_manager.testing._openai_server import (
-    DEFAULT_TEXT,
     ErrorReply,
     LocalOpenAIServer,
-    ReceivedRequest,
     Reply,
     _Handler,
     _pieces,
@@ -259,16 +257,7 @@ class LocalAnthropicServer(LocalOpenAIServer):
 
     # -- request handling (runs in the server's threads) --
     def _answer(self, handler: _Handler) -> None:
-        length = int(handler.headers.get("Content-Length") or 0)
-        raw = handler.rfile.read(length) if length else b""
-        path = handler.path.split("?", 1)[0].rstrip("/")
-        try:
-            body: Any = json.loads(raw) if raw else None
-        except ValueError:
-            body = None
-        headers = {name.lower(): value for name, value in handler.headers.items()}
-        with self._lock:
-            self._requests.append(ReceivedRequest(handler.command, path, headers, body, raw))
+        path, body = self._receive(handler)
         counting = path == "/v1/messages/count_tokens"
         if handler.command != "POST" or not (counting or path == "/v1/messages"):
             self._send_error(handler, ErrorReply(404, f"Not found: {handler.command} {path}"))
@@ -290,13 +279,8 @@ class LocalAnthropicServer(LocalOpenAIServer):
         if counting:
             self._send_json(handler, 200, {"input_tokens": self._input_count(body)})
             return
-        with self._lock:
-            reply = self._replies.popleft() if self._replies else Reply(DEFAULT_TEXT)
-        if isinstance(reply, ErrorReply):
-            self._send_error(handler, reply)
-            return
-        if reply.delay and self._stopping.wait(reply.delay):
-            handler.close_connection = True
+        reply = self._next_reply(handler)
+        if reply is None:
             return
         if body.get("stream") is True:
             self._send_events(handler, self._message_events(body, reply), reply.cut_after)

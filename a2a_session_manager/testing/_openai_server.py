@@ -480,7 +480,8 @@ class LocalOpenAIServer:
         except OSError:  # the client went away; nothing to answer
             handler.close_connection = True
 
-    def _answer(self, handler: _Handler) -> None:
+    def _receive(self, handler: _Handler) -> tuple[str, Any]:
+        """Read and keep the request; its path (no query) and its JSON body (None if not JSON)."""
         length = int(handler.headers.get("Content-Length") or 0)
         raw = handler.rfile.read(length) if length else b""
         path = handler.path.split("?", 1)[0].rstrip("/")
@@ -491,6 +492,22 @@ class LocalOpenAIServer:
         headers = {name.lower(): value for name, value in handler.headers.items()}
         with self._lock:
             self._requests.append(ReceivedRequest(handler.command, path, headers, body, raw))
+        return path, body
+
+    def _next_reply(self, handler: _Handler) -> Reply | None:
+        """The next queued reply; None when it was an error (sent) or a delay cut short."""
+        with self._lock:
+            reply = self._replies.popleft() if self._replies else Reply(DEFAULT_TEXT)
+        if isinstance(reply, ErrorReply):
+            self._send_error(handler, reply)
+            return None
+        if reply.delay and self._stopping.wait(reply.delay):
+            handler.close_connection = True
+            return None
+        return reply
+
+    def _answer(self, handler: _Handler) -> None:
+        path, body = self._receive(handler)
         # Azure puts the deployment in the path: /openai/deployments/{name}/chat/completions
         chat = path.endswith("/chat/completions")
         if handler.command != "POST" or not (chat or path.endswith("/responses")):
@@ -515,13 +532,8 @@ class LocalOpenAIServer:
         if body.get("model") in self.unknown_models:
             self._send_error(handler, self._unknown_model(body["model"], chat))
             return
-        with self._lock:
-            reply = self._replies.popleft() if self._replies else Reply(DEFAULT_TEXT)
-        if isinstance(reply, ErrorReply):
-            self._send_error(handler, reply)
-            return
-        if reply.delay and self._stopping.wait(reply.delay):
-            handler.close_connection = True
+        reply = self._next_reply(handler)
+        if reply is None:
             return
         stream = body.get("stream") is True
         if chat and stream:
