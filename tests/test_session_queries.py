@@ -243,11 +243,15 @@ def test_summary_follows_writes(store: BaseSessionStore) -> None:
     assert session is not None and summary_of(session) == summary
 
 
-@pytest.mark.parametrize("kind", ["memory", "redis"])
-def test_an_event_written_again_counts_once(kind: str, request: pytest.FixtureRequest) -> None:
+@pytest.mark.parametrize("kind", ["memory", "file", "redis"])
+def test_an_event_written_again_counts_once(
+    kind: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
     store: Any = (
         InMemorySessionStore()
         if kind == "memory"
+        else FileSessionStore(tmp_path)
+        if kind == "file"
         else create_store(request.getfixturevalue("redis_url"))
     )
     event = SessionEvent(id="e1", message="hi", token_usage=_usage(100, 0.5))
@@ -282,6 +286,26 @@ def test_one_hundred_thousand_sessions_page_and_query_in_memory() -> None:
 
 
 # -- store specifics ------------------------------------------------------------------
+
+
+def test_file_index_counts_a_replayed_batch_once_for_every_reader(tmp_path: Path) -> None:
+    writer, reader = FileSessionStore(tmp_path), FileSessionStore(tmp_path)
+    batch = [
+        SessionEvent(id=f"e{n}", message="m", token_usage=_usage(10, 0.25)) for n in range(3)
+    ]
+    writer.apply(SessionChanges(session_id="s", events=batch))
+    other = SessionEvent(id="x", message="from another writer", token_usage=_usage(1, 0.0))
+    reader.apply(SessionChanges(session_id="s", events=[other]))
+    writer.apply(SessionChanges(session_id="s", events=batch[1:]))  # replayed after a timeout
+    summary = reader.summary("s")
+    assert summary is not None
+    assert (summary.events, summary.total_tokens, summary.cost_usd) == (4, 31, 0.75)
+    session = reader.get("s")
+    assert session is not None and summary_of(session) == summary
+    writer.delete("s")
+    writer.apply(SessionChanges(session_id="s", events=batch[:1]))  # a new log: counted anew
+    summary = reader.summary("s")
+    assert summary is not None and (summary.events, summary.total_tokens) == (1, 10)
 
 
 def test_file_index_is_built_from_logs_written_before_it(tmp_path: Path) -> None:

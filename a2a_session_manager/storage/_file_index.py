@@ -19,8 +19,8 @@ needed.
 Writers that never read check the file each time it grows by 8 MiB, so it
 stays within a few times one line per session whoever uses the store.
 
-Known limit: an event written twice (a replayed batch) counts twice in the
-index's tokens and cost, though the session holds it once.
+An event written twice (a replayed batch, or replaced in place) counts once,
+as its newest value, when the same store object wrote both (``_event_ledger``).
 """
 
 from __future__ import annotations

@@ -30,6 +30,7 @@ from a2a_session_manager.models.session import Session
 from a2a_session_manager.models.session_metadata import SessionMetadata
 from a2a_session_manager.storage import _file_records as records
 from a2a_session_manager.storage._after_fork import renew_locks_after_fork
+from a2a_session_manager.storage._event_ledger import EventLedger
 from a2a_session_manager.storage._file_index import FileIndex, delete_line, update_line
 from a2a_session_manager.storage._file_log import (
     FileKey,
@@ -122,6 +123,7 @@ class FileSessionStore(BaseSessionStore):
         renew_locks_after_fork(self)
         self._ensure_directory()
         self._index = FileIndex(self._dir, self._summaries_from_logs)
+        self._ledger = EventLedger()
 
     def after_fork_in_child(self) -> None:
         # Another thread of the parent may have held the lock at the fork.
@@ -147,8 +149,11 @@ class FileSessionStore(BaseSessionStore):
         child_ids = list(dict.fromkeys(changes.child_ids))
         pending: list[_Written] = []
         created_with: list[SessionMetadata] = []
+        at: list[tuple[FileKey, int]] = []
+        counted: list[EventTotals] = []
 
         def build(size: int, key: FileKey) -> bytes:
+            at.append((key, size))
             written = self._written(session_id, key, size)
             done = _Written(
                 key,
@@ -180,14 +185,14 @@ class FileSessionStore(BaseSessionStore):
             pending.append(done)
             return b"".join(parts)
 
-        self._append(
-            session_id,
-            build,
-            create=True,
-            on_written=lambda end: self._remember(session_id, pending, end),
-        )
+        def on_written(end: int) -> None:
+            self._remember(session_id, pending, end)
+            key, start = at[-1]
+            counted.append(self._ledger.count(session_id, key, start, end, changes.events))
+
+        self._append(session_id, build, create=True, on_written=on_written)
         times = incoming or (created_with[-1] if created_with else None)
-        totals = EventTotals.of(changes.events)
+        totals = counted[-1] if counted else EventTotals.of(changes.events)
         self._record_index(
             SummaryUpdate(
                 session_id,
@@ -267,6 +272,7 @@ class FileSessionStore(BaseSessionStore):
         )
         with self._lock:
             self._memo.pop(session_id, None)
+        self._ledger.forget(session_id)
         if removed:
             self._io(self._index.append, delete_line(session_id))
         parent_id = parents[0] if parents else None

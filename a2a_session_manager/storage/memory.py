@@ -140,10 +140,7 @@ class InMemorySessionStore(BaseSessionStore):
                     # A replaced event's usage counts once, as its new value.
                     replaced = EventTotals.of([record.events[index]])
                     record.events[index] = event
-                    added.add(event)
-                    added.events -= 1
-                    added.tokens -= replaced.tokens
-                    added.cost -= replaced.cost
+                    added.add_totals(EventTotals.of([event]), replacing=replaced)
             for run in changes.runs:
                 record.runs[run.id] = run.model_copy()
                 added.errors = added.errors or run_failed(run)

@@ -152,6 +152,18 @@ class EventTotals:
         if not self.errors and event_has_error(event):
             self.errors = True
 
+    def add_totals(self, other: EventTotals, replacing: EventTotals | None = None) -> None:
+        """Add ``other``; when it replaces what ``replacing`` counted (the same
+        event written again), only the difference."""
+        self.events += other.events
+        self.tokens += other.tokens
+        self.cost += other.cost
+        self.errors = self.errors or other.errors
+        if replacing is not None:
+            self.events -= replacing.events
+            self.tokens -= replacing.tokens
+            self.cost -= replacing.cost
+
     @classmethod
     def of(cls, events: Iterable[SessionEvent]) -> EventTotals:
         totals = cls()
