@@ -114,7 +114,10 @@ def test_generator_closed_early_and_generator_failing(recorder: Recorder) -> Non
             next(g2)
     stored = recorder.store.get("g-2")
     assert stored is not None
-    assert sorted(r.status.value for r in stored.runs) == ["completed", "failed"]
+    closed, failed = sorted(stored.runs, key=lambda r: r.status.value)
+    assert (closed.status, failed.status) == (RunStatus.COMPLETED, RunStatus.FAILED)
+    assert closed.metadata == {"closed_early": True}  # what happened, not inferred away
+    assert failed.metadata == {}
 
 
 async def test_async_generator_run(recorder: Recorder) -> None:
@@ -126,9 +129,13 @@ async def test_async_generator_run(recorder: Recorder) -> None:
 
     async with asm.session("ag-1"):
         assert [i async for i in agen()] == [0, 1, 2]
+        early = agen()
+        assert await early.__anext__() == 0
+        await early.aclose()
     stored = recorder.store.get("ag-1")
     assert stored is not None
-    assert stored.runs[0].status is RunStatus.COMPLETED
+    assert [r.status for r in stored.runs] == [RunStatus.COMPLETED] * 2
+    assert sorted(r.metadata.get("closed_early", False) for r in stored.runs) == [False, True]
 
 
 def test_user_exception_propagates_unchanged_and_run_fails(recorder: Recorder) -> None:

@@ -299,7 +299,9 @@ class SpanMapper:
                 "ended_at": _time(span.end_time),
                 "parent_run_id": parent_run_id if isinstance(parent_run_id, str) else None,
                 "error": str(error) if error is not None else None,
-                "metadata": {},
+                "metadata": {"closed_early": True}
+                if attrs.get(semconv.A2A_RUN_CLOSED_EARLY)
+                else {},
             }
         )
 

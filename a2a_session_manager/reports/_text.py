@@ -114,7 +114,7 @@ def render_show(session: Session, full: bool = False) -> str:
             rows.append(
                 [
                     f"{_status_mark(status)} {run.name or '-'}",
-                    status,
+                    status + (" (closed early)" if run.metadata.get("closed_early") else ""),
                     format_clock(aware(run.started_at)),
                     format_duration(None if duration is None else duration * 1000),
                     run_names.get(run.parent_run_id or "", run.parent_run_id or ""),

@@ -44,7 +44,7 @@ def _run_item(run: SessionRun, depth: int) -> TimelineItem:
         duration_ms=None if duration is None else max(duration, 0.0) * 1000.0,
         depth=depth,
         status=run.status.value if isinstance(run.status, RunStatus) else str(run.status),
-        detail=run.error or "",
+        detail=run.error or ("closed early" if run.metadata.get("closed_early") else ""),
     )
 
 

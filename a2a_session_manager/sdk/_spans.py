@@ -14,7 +14,8 @@ from a2a_session_manager.telemetry import semconv
 logger = logging.getLogger(__name__)
 
 # Ends that are not failures of the code inside: the task was cancelled or the
-# process is being stopped. A generator closed early (GeneratorExit) completed.
+# process is being stopped. A generator closed early (GeneratorExit) completed,
+# and says it was closed early.
 _CANCELLATIONS = (asyncio.CancelledError, KeyboardInterrupt, SystemExit)
 
 MAX_NAME_LENGTH = 128
@@ -48,7 +49,10 @@ def describe(exc: BaseException) -> str:
 
 def record_outcome(span: Span, exc: BaseException | None) -> None:
     """Mark ``span`` failed or cancelled by ``exc`` (``None``: it completed)."""
-    if exc is None or isinstance(exc, GeneratorExit) or not span.is_recording():
+    if exc is None or not span.is_recording():
+        return
+    if isinstance(exc, GeneratorExit):
+        span.set_attribute(semconv.A2A_RUN_CLOSED_EARLY, True)
         return
     if isinstance(exc, _CANCELLATIONS):
         span.set_attribute(semconv.A2A_RUN_CANCELLED, True)

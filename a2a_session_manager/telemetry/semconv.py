@@ -230,6 +230,8 @@ A2A_USAGE_SOURCE: Final = "a2a_session_manager.usage.source"  # "provider" | "co
 A2A_COST_USD: Final = "a2a_session_manager.usage.cost_usd"
 A2A_ERROR_MESSAGE: Final = "a2a_session_manager.error.message"
 A2A_RUN_CANCELLED: Final = "a2a_session_manager.run.cancelled"
+# On a generator run closed by its caller before its end (it completed, early).
+A2A_RUN_CLOSED_EARLY: Final = "a2a_session_manager.run.closed_early"
 # On a chat span whose stream ended early: "cut" (by the server) or "abandoned" (by the caller).
 A2A_STREAM_INTERRUPTED: Final = "a2a_session_manager.stream.interrupted"
 # Values of A2A_STREAM_INTERRUPTED
