@@ -254,12 +254,14 @@ def test_a_failed_call_the_application_retried_is_recorded(
             except openai.RateLimitError:
                 continue
     session = _stored(configured, "retried")
-    # A retry sends the message again; the failed call holds the error.
-    assert _kinds(session) == ["U", "L", "U", "L"]
+    # Both attempts are LLM events; the message the retry sent again is the
+    # one the failed attempt recorded, and the retry names that attempt.
+    assert _kinds(session) == ["U", "L", "L"]
     failed, answered = (e for e in session.events if e.source is EventSource.LLM)
     assert failed.message["error"]["type"].endswith("RateLimitError")
     assert failed.token_usage is not None and failed.token_usage.total_tokens == 0
     assert answered.message == "ok"
+    assert answered.metadata["retry_of"] == failed.id
     assert session.token_summary.usage_by_model[MODEL].total_tokens > 0
 
 
@@ -335,6 +337,40 @@ def test_two_workers_serving_alternating_turns_record_each_message_once(
     assert [e.message for e in session.events if e.source is EventSource.LLM] == [
         f"answer {i}" for i in range(len(turns))
     ]
+
+
+def test_a_retry_served_by_a_process_that_never_saw_the_failure(
+    tmp_path: Path, openai_server: LocalOpenAIServer
+) -> None:
+    """The failed attempt is known from the store: the retry served elsewhere
+    records only its LLM event."""
+    store_url = f"file://{tmp_path / 'sessions'}"
+    openai_server.queue(Reply("Sunny."), ErrorReply(500), Reply("Rain."))
+    first, second = (_worker(store_url, openai_server.base_url) for _ in range(2))
+
+    def ask(worker: subprocess.Popen[str], messages: list[Any]) -> dict[str, Any]:
+        assert worker.stdin is not None and worker.stdout is not None
+        worker.stdin.write(json.dumps({"session_id": "moved", "messages": messages}) + "\n")
+        worker.stdin.flush()
+        answer: dict[str, Any] = json.loads(worker.stdout.readline())
+        return answer
+
+    try:
+        messages: list[Any] = [_user("weather?")]
+        messages.append(ask(first, messages))
+        messages.append(_user("tomorrow?"))
+        assert ask(first, messages) == {"error": "InternalServerError"}
+        assert ask(second, messages)["content"] == "Rain."
+    finally:
+        for worker in (first, second):
+            assert worker.stdin is not None
+            worker.stdin.close()
+            assert worker.wait(timeout=60) == 0
+    session = _stored(create_store(store_url), "moved")
+    assert _kinds(session) == ["U", "L", "U", "L", "L"]
+    failed, answered = session.events[3], session.events[4]
+    assert failed.message["error"]["type"] == "openai.InternalServerError"
+    assert answered.metadata["retry_of"] == failed.id
 
 
 def test_tool_result_seen_by_a_process_that_never_saw_the_call(

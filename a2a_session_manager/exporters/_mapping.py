@@ -8,6 +8,10 @@ recorded once, and whether it is recorded follows from the request itself:
   begin with that call's input and output (``_conversation``); then only the
   rest is new, otherwise its whole input is new. Identical texts sent twice
   are two messages;
+* a call that did not finish (failed, stream cut or abandoned) has no output
+  to continue, but its input is recorded: the next request that begins with
+  that input is its retry, and records only what comes after (its LLM event
+  names the attempt in ``retry_of``). Both attempts stay LLM events;
 * instructions, request parameters and tool definitions are recorded when
   they differ from those of the continued call (or start a conversation);
 * a tool result is one TOOL_CALL event whose id derives from the LLM event
@@ -27,7 +31,7 @@ import logging
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.trace import StatusCode
@@ -48,6 +52,7 @@ from a2a_session_manager.exporters._foreign_chat import chat_view
 from a2a_session_manager.exporters._session_state import (
     CONTEXT_DIGEST,
     CONVERSATION_DIGEST,
+    INPUT_DIGEST,
     ORIGIN,
     ORIGIN_REQUEST,
     CallRef,
@@ -59,6 +64,7 @@ from a2a_session_manager.exporters._trusted import trusted_event, trusted_run, t
 from a2a_session_manager.models.event_source import EventSource
 from a2a_session_manager.models.event_type import EventType
 from a2a_session_manager.models.hierarchy import ParentLink
+from a2a_session_manager.models.payloads import RETRY_OF
 from a2a_session_manager.models.session_event import SessionEvent
 from a2a_session_manager.models.session_metadata import SessionMetadata
 from a2a_session_manager.models.session_run import RunStatus, SessionRun
@@ -203,6 +209,15 @@ class _Span:
         self.seed = trace_id + span_id
         run_id = attrs.get(semconv.A2A_RUN_ID)
         self.run_id = run_id if isinstance(run_id, str) else None
+
+
+class _Continued(NamedTuple):
+    """What a request continues: ``inputs[:start]`` are recorded already, by
+    ``call`` (or, ``retried``, by the unfinished call this request retries)."""
+
+    start: int
+    call: CallRef | None
+    retried: bool = False
 
 
 class SpanMapper:
@@ -395,28 +410,33 @@ class SpanMapper:
         session_id: str,
         inputs: Sequence[Mapping[str, Any]],
         digests: Sequence[str],
-    ) -> tuple[int, CallRef | None]:
-        """How many of ``inputs`` an earlier call of the session already
-        holds (its input and output), and that call."""
-        ends = [j for j in range(len(inputs), 0, -1) if inputs[j - 1].get("role") == "assistant"]
-        if not ends:
-            return 0, None
-        found = self._longest(state, ends, digests)
+    ) -> _Continued:
+        """How many of ``inputs`` the session already holds: an earlier call's
+        input and output, or the input of an unfinished call this retries."""
+        found = self._longest(state, inputs, digests)
+        last_reply = next(
+            (j for j in range(len(inputs), 0, -1) if inputs[j - 1].get("role") == "assistant"), 0
+        )
         # A longer prefix than the one known here may be a call another
         # process (or this one, before it forgot) recorded: ask the store.
-        if (found is None or found[0] != ends[0]) and self._load(state, session_id):
-            found = self._longest(state, ends, digests)
-        return found if found is not None else (0, None)
+        if found.start < last_reply and self._load(state, session_id):
+            found = self._longest(state, inputs, digests)
+        return found
 
     @staticmethod
     def _longest(
-        state: SessionState, ends: Sequence[int], digests: Sequence[str]
-    ) -> tuple[int, CallRef] | None:
-        for j in ends:
-            ref = state.calls.get(digests[j])
+        state: SessionState, inputs: Sequence[Mapping[str, Any]], digests: Sequence[str]
+    ) -> _Continued:
+        retries, calls = state.retries, state.calls
+        for j in range(len(inputs), 0, -1):
+            ref = retries.get(digests[j]) if retries else None
             if ref is not None:
-                return j, ref
-        return None
+                return _Continued(j, ref, retried=True)
+            if inputs[j - 1].get("role") == "assistant":
+                ref = calls.get(digests[j])
+                if ref is not None:
+                    return _Continued(j, ref)
+        return _Continued(0, None)
 
     def _load(self, state: SessionState, session_id: str) -> bool:
         """Read the session's recorded calls from the store, once per batch."""
@@ -484,7 +504,12 @@ class SpanMapper:
         inputs = merged_turns([m for m in messages if m.get("role") not in INSTRUCTION_ROLES])
         outputs = _messages(content.get(semconv.GEN_AI_OUTPUT_MESSAGES))
         digests = prefix_digests(inputs)
-        start, continued = self._continued(state, session_id, inputs, digests)
+        found = self._continued(state, session_id, inputs, digests)
+        continued = found.call
+        retry_of = None
+        if found.retried and continued is not None:
+            retry_of = continued.event_id
+            state.take_retry(digests[found.start])
         started = _time(span.start_time)
         capture = self.capture_content
 
@@ -504,10 +529,10 @@ class SpanMapper:
                 metadata={"span_id": ctx.span_id},
             )
 
-        for index in range(start, len(inputs)):
+        for index in range(found.start, len(inputs)):
             self._input_message(ctx, inputs, digests, index, started)
 
-        self._llm_event(ctx, attrs, outputs, digests, context_digest)
+        self._llm_event(ctx, attrs, outputs, digests, context_digest, retry_of)
 
     def _input_message(
         self,
@@ -617,6 +642,7 @@ class SpanMapper:
         outputs: list[dict[str, Any]],
         digests: Sequence[str],
         context_digest: str,
+        retry_of: str | None,
     ) -> None:
         state = ctx.state
         assert state is not None
@@ -634,8 +660,9 @@ class SpanMapper:
         reasoning = [
             p.get("content") for p in output_parts if p.get("type") == semconv.PART_REASONING
         ]
+        unfinished = failed or interrupted in ("cut", "abandoned")
         payload: Any = text
-        if tool_calls or failed or interrupted in ("cut", "abandoned") or reasoning:
+        if tool_calls or unfinished or reasoning:
             payload = {"content": text}
             if reasoning:
                 payload["reasoning"] = "".join(r for r in reasoning if isinstance(r, str))
@@ -660,11 +687,15 @@ class SpanMapper:
         if finish_reasons:
             metadata["finish_reasons"] = list(finish_reasons)
         metadata[CONTEXT_DIGEST] = context_digest
+        if retry_of is not None:
+            metadata[RETRY_OF] = retry_of
         # A failed call is no continuation point: a retry sends its input again.
         conversation_digest = None
         if not failed and output is not None:
             conversation_digest = extend_digest(digests, (output,))
             metadata[CONVERSATION_DIGEST] = conversation_digest
+        if unfinished:
+            metadata[INPUT_DIGEST] = digests[-1]
 
         usage = self._usage(attrs, str(model or ""))
         if usage is None and failed:
@@ -689,6 +720,8 @@ class SpanMapper:
         )
         if ctx.run_id in state.user_texts:
             del state.user_texts[ctx.run_id]
+        if unfinished:
+            state.add_retry(digests[-1], CallRef(event_id=event_id, context_digest=context_digest))
         if conversation_digest is not None:
             state.add_call(
                 conversation_digest,

@@ -1,8 +1,9 @@
 """What the mapper remembers of a session, and how it is rebuilt from the store.
 
 Nothing here decides *whether* something is recorded on its own: every fact
-is also on the stored events (``conversation_digest`` and ``context_digest``
-on LLM events, ``parent_event_id`` and ``call_id`` on tool events), and a
+is also on the stored events (``conversation_digest``, ``context_digest``,
+``input_digest`` and ``retry_of`` on LLM events, ``parent_event_id`` and
+``call_id`` on tool events), and a
 session this process has not seen, or has forgotten, is rebuilt from the
 store by :func:`state_from_events`. Memory only saves reads. Everything is
 bounded: a few hundred calls per session, a few thousand sessions.
@@ -18,16 +19,22 @@ from typing import Any
 from a2a_session_manager.exporters._conversation import digest_of
 from a2a_session_manager.models.event_source import EventSource
 from a2a_session_manager.models.event_type import EventType
-from a2a_session_manager.models.payloads import read_llm_message, read_tool_call
+from a2a_session_manager.models.payloads import RETRY_OF, read_llm_message, read_tool_call
 from a2a_session_manager.models.session_event import SessionEvent
 
 MAX_CALLS = 256  # recorded calls remembered per session
+MAX_RETRIES = 64  # unfinished calls remembered per session, until retried
 MAX_RUNS_WITH_TEXTS = 32  # runs whose record_event texts are remembered
 MAX_TEXTS_PER_RUN = 64
 
 # Keys of the LLM event's metadata that let any process recognise continuations.
 CONVERSATION_DIGEST = "conversation_digest"
 CONTEXT_DIGEST = "context_digest"
+# An unfinished call (failed, or its stream cut or abandoned) leaves no
+# continuation point but its input: the digest of what it sent. The next
+# request that begins with that input retries it (its LLM event names the
+# attempt in ``retry_of``), so what the attempt already recorded is not new.
+INPUT_DIGEST = "input_digest"
 ORIGIN = "origin"
 ORIGIN_REQUEST = "request"  # an assistant message that came in a request, not from a call
 ORIGIN_A2A = "a2a"  # another agent's answer over the A2A protocol
@@ -63,6 +70,10 @@ class SessionState:
     # run id -> digests of texts recorded with record_event(source=USER) since
     # that run's last call: the next request carries them again.
     user_texts: _Bounded = field(default_factory=lambda: _Bounded(MAX_RUNS_WITH_TEXTS))
+    # input digest -> the unfinished call that sent it, not yet retried
+    retries: _Bounded = field(default_factory=lambda: _Bounded(MAX_RETRIES))
+    # event ids of unfinished calls retried here (the store may not say so yet)
+    retried: _Bounded = field(default_factory=lambda: _Bounded(MAX_RETRIES))
     loaded_batch: int = -1  # the batch in which the store was last read
 
     def add_call(self, digest: str, ref: CallRef) -> None:
@@ -74,6 +85,16 @@ class SessionState:
             live = {r.event_id for r in self.calls.values()}
             for event_id in [e for e in self.by_event if e not in live]:
                 del self.by_event[event_id]
+
+    def add_retry(self, digest: str, ref: CallRef) -> None:
+        self.retries.remember(digest, ref)
+
+    def take_retry(self, digest: str) -> None:
+        """The unfinished call that sent ``digest`` is retried: no request
+        retries it again (the same input sent later is a new request)."""
+        ref = self.retries.pop(digest, None)
+        if ref is not None:
+            self.retried.remember(ref.event_id, True)
 
     def pending(
         self, call_id: str | None, name: str, arguments: str | None
@@ -113,14 +134,27 @@ class SessionState:
 
 
 def state_from_events(state: SessionState, events: Iterable[SessionEvent]) -> None:
-    """Add the calls and tool results recorded in ``events`` to ``state``."""
+    """Add the calls, tool results and unretried unfinished calls recorded in
+    ``events`` to ``state``."""
     tool_events: list[SessionEvent] = []
+    unfinished: dict[str, tuple[str, CallRef]] = {}  # event id -> (input digest, call)
     for event in events:
         if event.source is EventSource.TOOL and event.type == EventType.TOOL_CALL:
             tool_events.append(event)
             continue
         if event.source is not EventSource.LLM:
             continue
+        retry_of = event.metadata.get(RETRY_OF)
+        if isinstance(retry_of, str):
+            unfinished.pop(retry_of, None)
+            state.retried.remember(retry_of, True)
+        input_digest = event.metadata.get(INPUT_DIGEST)
+        if isinstance(input_digest, str) and event.id not in state.retried:
+            context = event.metadata.get(CONTEXT_DIGEST)
+            unfinished[event.id] = (
+                input_digest,
+                CallRef(event.id, context if isinstance(context, str) else None),
+            )
         digest = event.metadata.get(CONVERSATION_DIGEST)
         if not isinstance(digest, str) or digest in state.calls:
             continue
@@ -136,6 +170,12 @@ def state_from_events(state: SessionState, events: Iterable[SessionEvent]) -> No
                 },
             ),
         )
+    for digest, ref in list(state.retries.items()):
+        if ref.event_id in state.retried:  # another process retried it
+            del state.retries[digest]
+    for input_digest, ref in unfinished.values():
+        if input_digest not in state.retries:
+            state.add_retry(input_digest, ref)
     for event in tool_events:
         parent = event.metadata.get("parent_event_id")
         ref = state.by_event.get(parent) if isinstance(parent, str) else None

@@ -20,6 +20,11 @@ SYSTEM ``instructions``  :class:`Instructions`  what the model was told besides 
 
 The redaction hook (``configure(redact=...)``) sees every payload in one
 shape: ``{"role": <event source>, "content": <payload as stored>}``.
+
+An LLM event whose request retried a call that did not finish (failed, or
+its stream cut or abandoned) names that call's event in
+``metadata[RETRY_OF]``; what the retry sent again is recorded once, by the
+attempt.
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 Interruption = Literal["cut", "abandoned"]
+RETRY_OF = "retry_of"  # LLM event metadata: the id of the unfinished call it retried
 
 
 class _Payload(BaseModel):

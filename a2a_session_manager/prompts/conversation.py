@@ -10,7 +10,8 @@ Tool results are linked to the reply that asked for them by the one rule of
 call id, else by tool name and arguments. Tool events linked to no reply (as
 the seed library recorded them) get a synthesized assistant call so that the
 result still has a call to answer. Failed calls (an LLM event with an
-``error``) are not turns: the model said nothing.
+``error``) are not turns: the model said nothing. What an abandoned stream
+delivered is a turn until a retry of that call answers instead.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from typing import Any, Literal
 from a2a_session_manager.models.event_source import EventSource
 from a2a_session_manager.models.event_type import EventType
 from a2a_session_manager.models.payloads import (
+    RETRY_OF,
     ToolCallRecord,
     read_instructions,
     read_llm_message,
@@ -178,6 +180,11 @@ class _Linker:
         self._synthesized = None
 
     def _assistant(self, event: SessionEvent) -> None:
+        retried = event.metadata.get(RETRY_OF)
+        superseded = self._assistants.pop(retried, None) if isinstance(retried, str) else None
+        if superseded is not None:
+            # Only an unfinished reply is retried: its answer is this one.
+            self.turns = [t for t in self.turns if t is not superseded]
         reply = read_llm_message(event.message)
         if reply.error is not None:
             return  # a failed call: the model said nothing

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from a2a_session_manager.models.event_order import events_in_run_order
 from a2a_session_manager.models.event_type import EventType
 from a2a_session_manager.models.payloads import (
+    RETRY_OF,
     Instructions,
     LLMMessage,
     ToolCallRecord,
@@ -17,6 +18,7 @@ from a2a_session_manager.models.session import Session
 from a2a_session_manager.models.session_event import SessionEvent
 from a2a_session_manager.models.tool_links import ToolCallLinks
 from a2a_session_manager.reports._content import (
+    aware,
     call_failure,
     is_tool_call,
     llm_message,
@@ -24,6 +26,7 @@ from a2a_session_manager.reports._content import (
     requested_tool_calls,
     tool_call_record,
 )
+from a2a_session_manager.reports._format import format_clock
 
 
 @dataclass(frozen=True)
@@ -42,11 +45,22 @@ class ConversationEntry:
     tool_calls: list[ToolCallView] = field(default_factory=list)
     llm: LLMMessage | None = None  # the payload of an LLM event
     instructions: Instructions | None = None  # the payload of an INSTRUCTIONS event
+    retried: ConversationEntry | None = None  # the unfinished call this one retried
 
     @property
     def failure(self) -> str:
         """How the call failed or was interrupted ("" when it did not)."""
         return call_failure(self.llm) if self.llm is not None else ""
+
+    @property
+    def retry(self) -> str:
+        """Which unfinished call this call retried ("" when none): its
+        messages were recorded once, with that attempt."""
+        if self.retried is None:
+            return ""
+        how = "failed" if self.retried.llm and self.retried.llm.error else "interrupted"
+        at = format_clock(aware(self.retried.event.timestamp))
+        return f"retry of the {how} call above ({at})"
 
 
 def conversation(session: Session) -> list[ConversationEntry]:
@@ -83,6 +97,9 @@ def conversation(session: Session) -> list[ConversationEntry]:
                     else None
                 ),
             )
+        retried = event.metadata.get(RETRY_OF)
+        if isinstance(retried, str):
+            entry.retried = by_event_id.get(retried)
         by_event_id[event.id] = entry
         entries.append(entry)
     return entries

@@ -189,6 +189,7 @@ def _entry_data(
         "text": _pretty(message) if structured else entry.text,
         "json": structured,
         "failure": entry.failure,
+        "retry": entry.retry,
         # Instructions: shown collapsed, in full.
         "details": _pretty(entry.instructions.to_stored()) if entry.instructions else "",
         "usage": _usage_line(entry),

@@ -153,6 +153,8 @@ def render_show(session: Session, full: bool = False) -> str:
             lines.append(head)
         if entry.failure:
             lines.append(f"    ✗ {entry.failure if full else one_line(entry.failure, _SHORT)}")
+        if entry.retry:
+            lines.append(f"    ↻ {entry.retry}")
         if full and entry.instructions is not None:
             lines += [f"    {line}" for line in _instructions_lines(entry.instructions)]
         answered = {v.record.call_id for v in entry.tool_calls}

@@ -6,8 +6,9 @@ Configures the SDK to record into ``STORE_URL`` with the instrumented openai
 client pointed at ``BASE_URL`` (the local server). Reads one JSON request
 per stdin line, ``{"session_id": str, "messages": [...]}``, sends the
 messages in ``asm.session(session_id)`` + a run, and answers one JSON line:
-the reply message as the client returned it. Everything is in the store
-before it answers (read-your-writes). Exits on stdin EOF.
+the reply message as the client returned it, or ``{"error": <type>}`` when
+the call failed. Everything is in the store before it answers
+(read-your-writes). Exits on stdin EOF.
 """
 
 from __future__ import annotations
@@ -30,10 +31,14 @@ def main() -> None:
     client = openai.OpenAI(base_url=base_url, api_key="test", max_retries=0)
     for line in sys.stdin:
         request = json.loads(line)
-        with asm.session(request["session_id"]), asm.run("turn"):
-            reply = client.chat.completions.create(
-                model="gpt-4o-mini", messages=request["messages"]
-            )
+        try:
+            with asm.session(request["session_id"]), asm.run("turn"):
+                reply = client.chat.completions.create(
+                    model="gpt-4o-mini", messages=request["messages"]
+                )
+        except openai.APIError as error:
+            print(json.dumps({"error": type(error).__name__}), flush=True)
+            continue
         message = reply.choices[0].message.model_dump(exclude_none=True, exclude={"parsed"})
         print(json.dumps(message), flush=True)
     handle.shutdown()

@@ -164,6 +164,7 @@
     item.append(head);
     if (entry.text) item.append(clipped(entry.text, "msg-body" + (entry.json ? " json" : "")));
     if (entry.failure) item.append(el("div", "msg-failure", entry.failure));
+    if (entry.retry) item.append(el("div", "msg-retry", entry.retry));
     if (entry.details) {
       var more = el("details", "msg-details");
       more.append(el("summary", null, "details"), el("pre", null, clip(entry.details)));
