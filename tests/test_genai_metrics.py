@@ -342,3 +342,152 @@ def test_a_forked_child_counts_its_own_calls_and_never_hangs(
     assert done[0] == pid, "the forked child hung"
     assert os.waitstatus_to_exitcode(done[1]) == 0
     assert _input_tokens(metered) == 2 * parent_tokens  # the parent's two calls, once each
+
+
+# -- agent and tool metrics ------------------------------------------------------
+
+
+def _spans_of(metered: Metered, operation: str) -> list[ReadableSpan]:
+    return [
+        s
+        for s in metered.spans.get_finished_spans()
+        if (s.attributes or {}).get(semconv.GEN_AI_OPERATION_NAME) == operation
+    ]
+
+
+def _seconds(span: ReadableSpan) -> float:
+    assert span.start_time is not None and span.end_time is not None
+    return (span.end_time - span.start_time) / 1e9
+
+
+@asm.tool
+def lookup(city: str) -> str:
+    return f"Sunny in {city}."
+
+
+@asm.tool("explode")
+def explode() -> None:
+    raise ValueError("no such city")
+
+
+def test_run_and_tool_durations_are_the_spans_durations(
+    metered: Metered, openai_server: LocalOpenAIServer, openai_client: openai.OpenAI
+) -> None:
+    openai_server.queue(Reply("Paris."))
+    with asm.session("agent-metrics"), asm.run("planner"):
+        lookup("Paris")
+        lookup("Rome")
+        openai_client.chat.completions.create(model=MODEL, messages=MESSAGES)
+    (run_span,) = _spans_of(metered, semconv.OPERATION_INVOKE_AGENT)
+    tool_spans = _spans_of(metered, semconv.OPERATION_EXECUTE_TOOL)
+    points = metered.points()
+
+    metric, agent = _only(points, semconv.METRIC_INVOKE_AGENT_DURATION)
+    assert (metric.unit, metric.description) == (
+        "s",
+        "The end-to-end duration of a single agent invocation.",
+    )
+    assert dict(agent.attributes) == {semconv.GEN_AI_AGENT_NAME: "planner"}
+    assert agent.count == 1
+    assert agent.sum == pytest.approx(_seconds(run_span))
+    # The conventions give these histograms no bucket boundaries: none advised.
+    assert tuple(agent.explicit_bounds) != DURATION_BUCKETS
+
+    metric, tool = _only(points, semconv.METRIC_EXECUTE_TOOL_DURATION)
+    assert (metric.unit, metric.description) == ("s", "The duration of a single tool execution.")
+    assert dict(tool.attributes) == {semconv.GEN_AI_TOOL_NAME: "lookup"}
+    assert tool.count == 2
+    assert tool.sum == pytest.approx(sum(_seconds(s) for s in tool_spans))
+    assert (tool.min, tool.max) == (
+        pytest.approx(min(map(_seconds, tool_spans))),
+        pytest.approx(max(map(_seconds, tool_spans))),
+    )
+    # The chat call inside the run is still measured as an inference, once.
+    assert _only(points, semconv.METRIC_INFERENCE_DURATION)[1].count == 1
+
+
+def test_failed_and_cancelled_runs_and_tools_carry_error_type(metered: Metered) -> None:
+    import asyncio
+
+    with asm.session("agent-errors"):
+        with pytest.raises(ValueError), asm.run("failing"):
+            explode()
+
+        async def cancelled() -> None:
+            async with asm.run("cancelled"):
+                await asyncio.sleep(60)
+
+        async def cancel_it() -> None:
+            task = asyncio.ensure_future(cancelled())
+            await asyncio.sleep(0.01)
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+
+        asyncio.run(cancel_it())
+    points = metered.points()
+    agents = {p.attributes[semconv.GEN_AI_AGENT_NAME]: p for _, p in points[
+        semconv.METRIC_INVOKE_AGENT_DURATION
+    ]}  # fmt: skip
+    assert dict(agents["failing"].attributes)[semconv.ERROR_TYPE] == "ValueError"
+    assert dict(agents["cancelled"].attributes)[semconv.ERROR_TYPE] == "CancelledError"
+    runs = {
+        (s.attributes or {})[semconv.GEN_AI_AGENT_NAME]: s
+        for s in _spans_of(metered, semconv.OPERATION_INVOKE_AGENT)
+    }
+    for name, point in agents.items():
+        assert point.sum == pytest.approx(_seconds(runs[name]))
+    _, tool = _only(points, semconv.METRIC_EXECUTE_TOOL_DURATION)
+    assert dict(tool.attributes) == {
+        semconv.GEN_AI_TOOL_NAME: "explode",
+        semconv.ERROR_TYPE: "ValueError",
+    }
+
+
+def test_openai_agents_sdk_agent_turns_are_measured(
+    clean_otel: None, openai_server: LocalOpenAIServer
+) -> None:
+    """Each agent turn of an OpenAI Agents SDK run is an invoke_agent span of
+    ours, so it is measured like any run."""
+    import asyncio
+
+    agents = pytest.importorskip("agents")
+    from a2a_session_manager.instrumentation.openai_agents import OpenAIAgentsInstrumentor
+
+    agents.set_trace_processors([])
+    agents.set_tracing_disabled(False)
+    spans = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(spans))
+    reader = InMemoryMetricReader()
+    meters = MeterProvider(metric_readers=[reader])
+    handle = asm.configure(
+        store=InMemorySessionStore(),
+        tracer_provider=provider,
+        meter_provider=meters,
+        instrument=("openai", "openai_agents"),
+    )
+    metered = Metered(handle, reader, spans)
+    openai_server.queue(Reply("Sunny in Paris."))
+
+    async def main() -> None:
+        client = openai.AsyncOpenAI(base_url=openai_server.base_url, api_key="t", max_retries=0)
+        model = agents.OpenAIChatCompletionsModel(MODEL, client)
+        agent = agents.Agent(name="weather_agent", instructions="Answer.", model=model)
+        config = agents.RunConfig(group_id="agents-metrics", tracing_disabled=False)
+        await agents.Runner.run(agent, "Weather in Paris?", run_config=config)
+        await client.close()
+
+    try:
+        asyncio.run(main())
+        (run_span,) = _spans_of(metered, semconv.OPERATION_INVOKE_AGENT)
+        _, agent = _only(metered.points(), semconv.METRIC_INVOKE_AGENT_DURATION)
+        assert dict(agent.attributes) == {semconv.GEN_AI_AGENT_NAME: "weather_agent"}
+        assert agent.sum == pytest.approx(_seconds(run_span))
+    finally:
+        OpenAIAgentsInstrumentor().uninstrument()
+        OpenAIInstrumentor().uninstrument()
+        handle.shutdown()
+        meters.shutdown()
+        provider.shutdown()
+        agents.set_tracing_disabled(True)

@@ -16,7 +16,21 @@ The instruments are the GenAI conventions' (``client-inference.md`` and
 =====================================================  =========  ===========
 
 plus our own cost counter (``semconv.METRIC_COST``, ``{USD}``), with the
-conventions' attributes and bucket boundaries. Usage counters carry
+conventions' attributes and bucket boundaries; and, for our ``run``
+(``invoke_agent``) and ``tool`` (``execute_tool``) spans, also those the
+OpenAI Agents SDK's agent turns open, the conventions' agent and tool metrics:
+
+=====================================================  =========  ===========
+``gen_ai.invoke_agent.duration``                        histogram  ``s``
+``gen_ai.execute_tool.duration``                        histogram  ``s``
+=====================================================  =========  ===========
+
+each the span's duration, with ``error.type`` when it failed (or was
+cancelled) and the identifying attributes the span carries: ``gen_ai.agent.{name,id,version}``
+and ``gen_ai.request.model`` for agents, ``gen_ai.tool.{name,type}`` and
+``gen_ai.agent.name`` for tools. The conventions give these two no bucket
+boundaries, so none are advised: the SDK's defaults apply unless the
+application sets a ``View``. Usage counters carry
 ``gen_ai.token.modality``: per modality when the span breaks usage down
 (``gen_ai.usage.{text,image,audio}.*``), the rest under ``unknown``; a call
 without usage records ``0`` under ``unknown``, as the conventions ask.
@@ -77,6 +91,20 @@ _IDENTITY = (
     semconv.GEN_AI_RESPONSE_MODEL,
     semconv.SERVER_ADDRESS,
     semconv.SERVER_PORT,
+)
+_MEASURED = _INFERENCE | {semconv.OPERATION_INVOKE_AGENT, semconv.OPERATION_EXECUTE_TOOL}
+_AGENT_IDENTITY = (
+    semconv.GEN_AI_AGENT_NAME,
+    semconv.GEN_AI_AGENT_ID,
+    semconv.GEN_AI_AGENT_VERSION,
+    semconv.GEN_AI_REQUEST_MODEL,
+    semconv.ERROR_TYPE,
+)
+_TOOL_IDENTITY = (
+    semconv.GEN_AI_TOOL_NAME,
+    semconv.GEN_AI_TOOL_TYPE,
+    semconv.GEN_AI_AGENT_NAME,
+    semconv.ERROR_TYPE,
 )
 _MAX_QUEUED = 20_000
 _BATCH = 512  # queued spans that wake the worker before its schedule
@@ -167,6 +195,16 @@ class _Instruments:
             description="Output tokens per inference operation.",
             explicit_bucket_boundaries_advisory=TOKEN_BUCKETS,
         )
+        self.agent_duration = meter.create_histogram(
+            semconv.METRIC_INVOKE_AGENT_DURATION,
+            unit="s",
+            description="The end-to-end duration of a single agent invocation.",
+        )
+        self.tool_duration = meter.create_histogram(
+            semconv.METRIC_EXECUTE_TOOL_DURATION,
+            unit="s",
+            description="The duration of a single tool execution.",
+        )
         self.cost = self._counter(
             meter,
             semconv.METRIC_COST,
@@ -190,8 +228,8 @@ def _int(attrs: Mapping[str, Any], key: str) -> int | None:
 
 
 class GenAIMetricsProcessor(SpanProcessor):
-    """Records the conventions' GenAI client metrics for our inference spans
-    through ``meter_provider``'s instruments."""
+    """Records the conventions' GenAI metrics for our inference, agent and
+    tool spans through ``meter_provider``'s instruments."""
 
     def __init__(self, meter_provider: MeterProvider, *, schedule_delay: float = 0.5) -> None:
         self.meter_provider = meter_provider
@@ -215,7 +253,7 @@ class GenAIMetricsProcessor(SpanProcessor):
         if scope is None or not is_own_tracer(scope.name) or self._stopped:
             return
         attrs = span.attributes
-        if attrs is None or attrs.get(semconv.GEN_AI_OPERATION_NAME) not in _INFERENCE:
+        if attrs is None or attrs.get(semconv.GEN_AI_OPERATION_NAME) not in _MEASURED:
             return
         queued = len(self._queue)
         if queued >= _MAX_QUEUED:
@@ -284,6 +322,23 @@ class GenAIMetricsProcessor(SpanProcessor):
                     self._record(span_attributes(span), span.start_time or 0, span.end_time or 0)
 
     def _record(self, attrs: Mapping[str, Any], start: int, end: int) -> None:
+        operation = attrs.get(semconv.GEN_AI_OPERATION_NAME)
+        if operation == semconv.OPERATION_INVOKE_AGENT:
+            self._record_span(self._instruments.agent_duration, _AGENT_IDENTITY, attrs, start, end)
+        elif operation == semconv.OPERATION_EXECUTE_TOOL:
+            self._record_span(self._instruments.tool_duration, _TOOL_IDENTITY, attrs, start, end)
+        else:
+            self._record_inference(attrs, start, end)
+
+    @staticmethod
+    def _record_span(
+        histogram: Any, keys: Iterable[str], attrs: Mapping[str, Any], start: int, end: int
+    ) -> None:
+        """An agent's or tool's span duration, with the attributes the span has."""
+        if end >= start > 0:
+            histogram.record((end - start) / 1e9, {key: attrs[key] for key in keys if key in attrs})
+
+    def _record_inference(self, attrs: Mapping[str, Any], start: int, end: int) -> None:
         ins = self._instruments
         identity = {key: attrs[key] for key in _IDENTITY if key in attrs}
         with_error = identity

@@ -135,6 +135,10 @@ METRIC_OPERATION_INPUT_TOKENS: Final = "gen_ai.client.inference.operation.input_
 METRIC_OPERATION_OUTPUT_TOKENS: Final = "gen_ai.client.inference.operation.output_tokens"
 # Ours: the estimated cost of inference calls (the conventions define none).
 METRIC_COST: Final = "a2a_session_manager.client.inference.cost"
+# Agent and tool metrics (gen-ai-metrics.md "agent" and "tool" metrics):
+# histograms in ``s`` whose value is the invoke_agent / execute_tool span's duration.
+METRIC_INVOKE_AGENT_DURATION: Final = "gen_ai.invoke_agent.duration"
+METRIC_EXECUTE_TOOL_DURATION: Final = "gen_ai.execute_tool.duration"
 
 # -- A2A protocol conventions (docs/gen-ai/a2a.md) --------------------------
 # ``a2a.*`` is the conventions' namespace for the protocol: the span is named
