@@ -243,7 +243,7 @@ def session_from_log(data: bytes, session_id: str, where: str) -> Session | None
             # (written by a newer version): skip it rather than fail.
             _json_payload(line, lineno, where)
 
-    events = _parse_events(event_payloads, lines, where)
+    events, event_ids = _parse_events(event_payloads, lines, where)
     runs = _parse_runs(run_payloads, run_linenos, where)
     metadata = _fold_metadata(meta_payloads, meta_linenos, unset_properties, where)
 
@@ -259,7 +259,7 @@ def session_from_log(data: bytes, session_id: str, where: str) -> Session | None
         state=state,
         token_summary=TokenSummary.from_usages(map(_token_usage, events)),
     )
-    mark_persisted(session)
+    mark_persisted(session, event_ids)
     return session
 
 
@@ -272,7 +272,10 @@ def _first_bad(payloads: list[bytes], linenos: list[int], model: type[Any]) -> i
     return linenos[0]
 
 
-def _parse_events(payloads: list[bytes], lines: list[bytes], where: str) -> list[SessionEvent]:
+def _parse_events(
+    payloads: list[bytes], lines: list[bytes], where: str
+) -> tuple[list[SessionEvent], list[str]]:
+    """The events of a log and their ids (taken once: also what was persisted)."""
     try:
         parsed = events_from_json_lines(payloads)
     except ValidationError as exc:
@@ -280,8 +283,9 @@ def _parse_events(payloads: list[bytes], lines: list[bytes], where: str) -> list
         linenos = [n for n, line in enumerate(lines, 1) if line.startswith(b'{"e":')]
         lineno = _first_bad(payloads, linenos, SessionEvent)
         raise SessionCorruptedError(f"{where}: line {lineno} is not a valid event") from exc
-    if len(set(map(_event_id, parsed))) == len(parsed):
-        return parsed  # the usual log: every event written once
+    ids = list(map(_event_id, parsed))
+    if len(set(ids)) == len(ids):
+        return parsed, ids  # the usual log: every event written once
     events: list[SessionEvent] = []
     index: dict[str, int] = {}
     for event in parsed:
@@ -291,7 +295,7 @@ def _parse_events(payloads: list[bytes], lines: list[bytes], where: str) -> list
             events.append(event)
         else:
             events[position] = event
-    return events
+    return events, list(index)
 
 
 def _parse_runs(payloads: list[bytes], linenos: list[int], where: str) -> list[SessionRun]:
