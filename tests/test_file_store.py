@@ -219,6 +219,23 @@ def test_apply_matches_the_memory_store(store: FileSessionStore, directory: Path
     assert child.parent_id == "parent"
 
 
+def test_a_session_read_with_a_replaced_event_saves_only_what_is_new(
+    store: FileSessionStore, directory: Path
+) -> None:
+    store.apply(SessionChanges("s", events=[SessionEvent(id="a"), SessionEvent(id="b")]))
+    store.apply(SessionChanges("s", events=[SessionEvent(id="a", message="edited")]))
+    loaded = FileSessionStore(directory).get("s")
+    assert loaded is not None
+    assert [(e.id, e.message) for e in loaded.events] == [("a", "edited"), ("b", None)]
+
+    loaded.add_event(SessionEvent(id="c"))
+    store.save(loaded)
+    assert event_lines(directory, "s") == 4  # a, b, a again, and c: nothing rewritten
+    again = FileSessionStore(directory).get("s")
+    assert again is not None
+    assert [e.id for e in again.events] == ["a", "b", "c"]
+
+
 def test_token_summary_is_what_the_events_add_up_to(store: FileSessionStore) -> None:
     events = [
         SessionEvent(token_usage=TokenUsage(prompt_tokens=i, completion_tokens=2 * i, model=m))

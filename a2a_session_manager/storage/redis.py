@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import operator
 from collections.abc import Callable, Sequence
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
@@ -81,6 +82,7 @@ _INSTALL_HINT = "the Redis session store needs redis-py: pip install a2a-session
 # same pipeline, each idempotent.
 _EVENTS_PER_CALL = 1000
 _WAIT_MS = 2000  # how long a write waits for its replicas (wait_for_replicas)
+_token_usage = operator.attrgetter("token_usage")
 
 ScriptArg = str | int
 
@@ -486,7 +488,7 @@ class RedisSessionStore(BaseSessionStore):
             }
         )
         loaded_events = events_from_json_lines(events)
-        summary = TokenSummary.from_usages(e.token_usage for e in loaded_events)
+        summary = TokenSummary.from_usages(map(_token_usage, loaded_events))
         return Session.model_construct(
             id=session_id,
             metadata=metadata,
