@@ -25,6 +25,7 @@ from opentelemetry.context import Context
 
 from a2a_session_manager.telemetry import semconv
 from a2a_session_manager.telemetry._remote import claim_accepted
+from a2a_session_manager.telemetry._w3c import inject_w3c
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -177,7 +178,7 @@ def inject(
     Uses the global propagators (``OTEL_PROPAGATORS``; W3C trace context and
     baggage by default). Returns ``carrier`` for convenience.
     """
-    propagate.inject(carrier, context=context)
+    inject_w3c(carrier, context)
     return carrier
 
 

@@ -1,9 +1,13 @@
 """What one A2A call carried, read from the a2a-sdk's protobuf objects.
 
-``Exchange`` collects, for one span, the conventions' attributes (task id and
-latest state, message id, ``contextId``) and the ``semconv.A2A_EXCHANGE``
-records the exporter turns into session events: each message once (by
-message id), each task state once, each artifact.
+``Exchange`` keeps, for one span, the conventions' attributes (task id and
+latest state, message id, ``contextId``), read as the call goes, and a
+snapshot of each protocol object it saw. The ``semconv.A2A_EXCHANGE``
+records the exporter turns into session events (each message once, by
+message id; each task state once; each artifact) are built from those
+snapshots later, in the session mapper's thread, or at the span's end when
+spans carry content: building them on the caller's thread was about half of
+what the wrapper added per call (benchmarks/bench_a2a.py, thread CPU time).
 """
 
 from __future__ import annotations
@@ -18,23 +22,12 @@ from a2a_session_manager.telemetry import semconv
 from a2a_session_manager.telemetry._json import to_json_text
 
 _ROLES = {1: "user", 2: "agent"}  # a2a Role enum values
+_ENVELOPES = frozenset({"StreamResponse", "SendMessageResponse"})
 
-
-def _parts(parts: Any) -> list[dict[str, Any]]:
-    out: list[dict[str, Any]] = []
-    for part in parts:
-        kind = part.WhichOneof("content")
-        if kind == "text":
-            out.append({"type": "text", "content": part.text})
-        elif kind == "data":
-            out.append({"type": "data", "content": MessageToDict(part.data)})
-        elif kind == "url":
-            out.append({"type": "uri", "uri": part.url, "mime_type": part.media_type or None})
-        elif kind == "raw":
-            out.append(
-                {"type": "blob", "size": len(part.raw), "mime_type": part.media_type or None}
-            )
-    return out
+# (when this side saw it, the protobuf class, its wire bytes): protobuf
+# messages are mutable and the caller keeps them, so what is read later is a
+# copy (serializing is C code, well under a µs for a typical message).
+Snapshot = tuple[int, Any, bytes]
 
 
 _STATE_NAMES: dict[int, str] = {}
@@ -54,26 +47,25 @@ def _state_name(state: int) -> str:
 
 
 class Exchange:
-    """The attributes and records of one A2A span, filled as the call goes."""
+    """The attributes of one A2A span and snapshots for its records, filled as the call goes."""
 
     __slots__ = (
-        "_artifacts",
-        "_messages",
-        "_states",
+        "_kept_states",
         "context_id",
         "message_id",
-        "records",
         "reference_task_ids",
+        "snapshots",
+        "span_attributes",
         "task_id",
         "task_state",
         "tenant",
     )
 
     def __init__(self) -> None:
-        self.records: list[dict[str, Any]] = []
-        self._messages: set[str] = set()
-        self._states: set[tuple[str, str]] = set()
-        self._artifacts: set[tuple[str, str, str]] = set()
+        # What the wrapper knew before the call (card, session): set with the rest at the end.
+        self.span_attributes: dict[str, Any] = {}
+        self.snapshots: list[Snapshot] = []
+        self._kept_states: set[tuple[str, str]] | None = None
         self.context_id: str | None = None
         self.task_id: str | None = None
         self.task_state: str | None = None
@@ -91,7 +83,8 @@ class Exchange:
             message = request.message
             self.message_id = message.message_id or None
             self.reference_task_ids = list(message.reference_task_ids)
-            self.message(message)
+            self._message(message)
+            self._keep(message)
         else:
             self._task(request.id, None)
 
@@ -101,23 +94,141 @@ class Exchange:
         if result is None:
             return
         name = type(result).__name__  # the protobuf message's name
-        if name in ("StreamResponse", "SendMessageResponse"):
+        if name in _ENVELOPES:
             kind = result.WhichOneof("payload")
-            if kind is not None:
-                self.result(getattr(result, kind))
-        elif name == "Task":
-            self.task(result)
+            if kind is None:
+                return
+            result = getattr(result, kind)
+            name = type(result).__name__
+        if name == "Task":
+            self._task_object(result)
         elif name == "Message":
-            self.message(result)
+            self._message(result)
         elif name == "TaskStatusUpdateEvent":
             self._context(result.context_id)
-            self.status(result.task_id, result.status)
+            self._status(result.task_id, result.status)
+            if not self._new_state(result):
+                return
         elif name == "TaskArtifactUpdateEvent":
             self._context(result.context_id)
-            self.artifact(result.task_id, result.artifact)
+        else:
+            return
+        self._keep(result)
+
+    def _new_state(self, event: Any) -> bool:
+        """Whether a status event can add a record: a state seen before, with
+        no message, adds none (streams repeat ``working``), so it is not kept."""
+        if event.status.HasField("message"):
+            return True
+        key = (event.task_id, self.task_state or "")
+        kept = self._kept_states
+        if kept is None:
+            self._kept_states = {key}
+            return True
+        if key in kept:
+            return False
+        kept.add(key)
+        return True
+
+    # The attributes follow the records' reading order (see _Records): the
+    # last non-empty id read wins.
+    def _task_object(self, task: Any) -> None:
+        self._context(task.context_id)
+        history = task.history
+        if history:
+            for message in reversed(history):  # the last one naming a context wins
+                if message.context_id:
+                    self.context_id = message.context_id
+                    break
+            for message in reversed(history):
+                if message.task_id:
+                    self.task_id = message.task_id
+                    break
+        self._status(task.id, task.status)
+
+    def _message(self, message: Any) -> None:
+        self._context(message.context_id)
+        if message.task_id:
+            self.task_id = message.task_id
+
+    def _status(self, task_id: str, status: Any) -> None:
+        self._task(task_id, _state_name(status.state))
+        if status.HasField("message"):
+            self._message(status.message)
+
+    def _task(self, task_id: str, state: str | None) -> None:
+        if task_id:
+            self.task_id = task_id
+        if state is not None:
+            self.task_state = state
+
+    def _context(self, context_id: str) -> None:
+        if context_id:
+            self.context_id = context_id
+
+    def _keep(self, message: Any) -> None:
+        self.snapshots.append((time.time_ns(), type(message), message.SerializeToString()))
+
+    # -- the span ------------------------------------------------------------
+    def attributes(self) -> dict[str, Any]:
+        """The conventions' attributes; the records are handed over apart
+        (:meth:`records_json`, or deferred to the session mapper)."""
+        attributes = self.span_attributes
+        if self.message_id:
+            attributes[semconv.A2A_PROTOCOL_MESSAGE_ID] = self.message_id
+        if self.task_id:
+            attributes[semconv.A2A_PROTOCOL_TASK_ID] = self.task_id
+        if self.task_state:
+            attributes[semconv.A2A_PROTOCOL_TASK_STATE] = self.task_state
+        if self.tenant:
+            attributes[semconv.A2A_PROTOCOL_TENANT] = self.tenant
+        if self.context_id:
+            attributes[semconv.GEN_AI_CONVERSATION_ID] = self.context_id
+        if self.reference_task_ids:
+            attributes[semconv.A2A_PROTOCOL_REFERENCE_TASK_IDS] = tuple(self.reference_task_ids)
+        return attributes
+
+    def records_json(self) -> str:
+        """The records as the ``semconv.A2A_EXCHANGE`` attribute's JSON text."""
+        return _json(records(self.snapshots))
+
+    def records_plain(self) -> dict[str, Any]:
+        """``semconv.A2A_EXCHANGE`` as plain JSON values (what ``json.loads`` of
+        the attribute gives): the deferred-content producer's answer."""
+        return {semconv.A2A_EXCHANGE: json.loads(self.records_json())}
+
+
+def records(snapshots: list[Snapshot]) -> list[dict[str, Any]]:
+    """The ``semconv.A2A_EXCHANGE`` records of what ``snapshots`` hold, in order."""
+    builder = _Records()
+    for seen_at, cls, data in snapshots:
+        builder.seen_at = seen_at
+        builder.add(cls.FromString(data))
+    return builder.records
+
+
+class _Records:
+    """Each message once (by message id), each task state once, each artifact."""
+
+    def __init__(self) -> None:
+        self.records: list[dict[str, Any]] = []
+        self.seen_at = 0
+        self._messages: set[str] = set()
+        self._states: set[tuple[str, str]] = set()
+        self._artifacts: set[tuple[str, str, str]] = set()
+
+    def add(self, item: Any) -> None:
+        name = type(item).__name__
+        if name == "Task":
+            self.task(item)
+        elif name == "Message":
+            self.message(item)
+        elif name == "TaskStatusUpdateEvent":
+            self.status(item.task_id, item.status)
+        elif name == "TaskArtifactUpdateEvent":
+            self.artifact(item.task_id, item.artifact)
 
     def task(self, task: Any) -> None:
-        self._context(task.context_id)
         for message in task.history:
             self.message(message)
         for artifact in task.artifacts:
@@ -125,9 +236,6 @@ class Exchange:
         self.status(task.id, task.status)
 
     def message(self, message: Any) -> None:
-        self._context(message.context_id)
-        if message.task_id:
-            self._task(message.task_id, None)
         key = message.message_id
         if key in self._messages:
             return
@@ -146,7 +254,6 @@ class Exchange:
 
     def status(self, task_id: str, status: Any) -> None:
         state = _state_name(status.state)
-        self._task(task_id, state)
         if status.HasField("message"):
             self.message(status.message)
         if (task_id, state) in self._states:
@@ -171,46 +278,25 @@ class Exchange:
         )
 
     def _record(self, record: dict[str, Any]) -> None:
-        record["time_unix_nano"] = time.time_ns()  # when this side saw it
+        record["time_unix_nano"] = self.seen_at  # when this side saw it
         self.records.append(record)
 
-    def _task(self, task_id: str, state: str | None) -> None:
-        if task_id:
-            self.task_id = task_id
-        if state is not None:
-            self.task_state = state
 
-    def _context(self, context_id: str) -> None:
-        if context_id:
-            self.context_id = context_id
-
-    # -- the span ------------------------------------------------------------
-    def attributes(self) -> dict[str, Any]:
-        """The conventions' attributes; the records are handed over apart
-        (:meth:`records_json`, or deferred to the session mapper)."""
-        attributes: dict[str, Any] = {}
-        if self.message_id:
-            attributes[semconv.A2A_PROTOCOL_MESSAGE_ID] = self.message_id
-        if self.task_id:
-            attributes[semconv.A2A_PROTOCOL_TASK_ID] = self.task_id
-        if self.task_state:
-            attributes[semconv.A2A_PROTOCOL_TASK_STATE] = self.task_state
-        if self.tenant:
-            attributes[semconv.A2A_PROTOCOL_TENANT] = self.tenant
-        if self.context_id:
-            attributes[semconv.GEN_AI_CONVERSATION_ID] = self.context_id
-        if self.reference_task_ids:
-            attributes[semconv.A2A_PROTOCOL_REFERENCE_TASK_IDS] = tuple(self.reference_task_ids)
-        return attributes
-
-    def records_json(self) -> str:
-        """The records as the ``semconv.A2A_EXCHANGE`` attribute's JSON text."""
-        return _json(self.records)
-
-    def records_plain(self) -> dict[str, Any]:
-        """``semconv.A2A_EXCHANGE`` as plain JSON values (what ``json.loads`` of
-        the attribute gives): the deferred-content producer's answer."""
-        return {semconv.A2A_EXCHANGE: json.loads(_json(self.records))}
+def _parts(parts: Any) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    for part in parts:
+        kind = part.WhichOneof("content")
+        if kind == "text":
+            out.append({"type": "text", "content": part.text})
+        elif kind == "data":
+            out.append({"type": "data", "content": MessageToDict(part.data)})
+        elif kind == "url":
+            out.append({"type": "uri", "uri": part.url, "mime_type": part.media_type or None})
+        elif kind == "raw":
+            out.append(
+                {"type": "blob", "size": len(part.raw), "mime_type": part.media_type or None}
+            )
+    return out
 
 
 def _json(records: list[dict[str, Any]]) -> str:

@@ -34,6 +34,20 @@ def error_type(exc: BaseException) -> str:
     )
 
 
+def agent_attributes(card: Any) -> dict[str, Any]:
+    """What an Agent Card says of its agent: name, description, version (those set)."""
+    attributes: dict[str, Any] = {}
+    if card is not None:
+        for key, value in (
+            (semconv.GEN_AI_AGENT_NAME, card.name),
+            (semconv.GEN_AI_AGENT_DESCRIPTION, card.description),
+            (semconv.GEN_AI_AGENT_VERSION, card.version),
+        ):
+            if value:
+                attributes[key] = value
+    return attributes
+
+
 def end_span(
     span: Span,
     exchange: Exchange,
@@ -57,9 +71,10 @@ def _finish(
     values = exchange.attributes()
     # The records are content: JSON on the span only when spans carry content
     # (the conventions' opt-in); else the session mapper builds them later, off
-    # the caller's thread (encoding them was ~8 of the ~100 µs the wrapper added
-    # per call, thread CPU time, in benchmarks/bench_a2a.py).
-    if exchange.records and (content_on_spans() or not defer_content(span, exchange.records_plain)):
+    # the caller's thread, from the exchange's snapshots.
+    if exchange.snapshots and (
+        content_on_spans() or not defer_content(span, exchange.records_plain)
+    ):
         values[semconv.A2A_EXCHANGE] = exchange.records_json()
     if extra:
         values.update(extra)
