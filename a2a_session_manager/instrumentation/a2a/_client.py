@@ -9,23 +9,21 @@ context object is copied, never changed.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator, Callable
+import functools
 from typing import Any
 from urllib.parse import urlsplit
 
 from a2a.client.client import ClientCallContext
-from opentelemetry.instrumentation.utils import is_instrumentation_enabled
 from opentelemetry.trace import Span, SpanKind, Tracer
 
+from a2a_session_manager.instrumentation.a2a import _wrappers as wrappers
 from a2a_session_manager.instrumentation.a2a._records import Exchange
-from a2a_session_manager.instrumentation.a2a._spans import agent_attributes, end_span
+from a2a_session_manager.instrumentation.a2a._spans import A2ACall, agent_attributes
+from a2a_session_manager.instrumentation.a2a._wrappers import Wrapper
 from a2a_session_manager.telemetry import semconv
 from a2a_session_manager.telemetry._context import scope_attributes
 from a2a_session_manager.telemetry._guard import log_internal_error
 from a2a_session_manager.telemetry._w3c import inject_w3c
-
-Wrapper = Callable[[Callable[..., Any], Any, tuple[Any, ...], dict[str, Any]], Any]
-
 
 _CARD_CACHE = "_a2a_session_manager_card"
 
@@ -67,7 +65,7 @@ def _streams(client: Any) -> bool:
 
 def _start(
     tracer: Tracer, method: str, client: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
-) -> tuple[Span, Exchange, dict[str, Any]]:
+) -> tuple[A2ACall, dict[str, Any]]:
     exchange = Exchange()
     try:
         card_attributes = _card_attributes(client)
@@ -77,15 +75,14 @@ def _start(
             exchange.request(request)
     except Exception:
         log_internal_error("reading an A2A request")
-    # Samplers see the method (as the span's name and attribute); the rest is
-    # set at the end without the SDK's per-value checks (the card's server
-    # address and port at start cost ~5 µs a call, thread CPU, bench_a2a).
-    span = tracer.start_span(
-        method, kind=SpanKind.CLIENT, attributes={semconv.A2A_PROTOCOL_METHOD_NAME: method}
-    )
+    # Samplers see the method as the span's name. Attributes passed here go
+    # through the SDK's per-value checks (3 of them cost ~8 µs a call, thread
+    # CPU, in benchmarks/bench_a2a.py): all are set at the end instead.
+    span = tracer.start_span(method, kind=SpanKind.CLIENT)
     try:
         if span.is_recording():
             attributes = exchange.span_attributes
+            attributes[semconv.A2A_PROTOCOL_METHOD_NAME] = method
             for key, value in scope_attributes().items():
                 if key != semconv.GEN_AI_CONVERSATION_ID:  # the A2A contextId, set at the end
                     attributes[key] = value
@@ -95,7 +92,7 @@ def _start(
         kwargs = {**kwargs, "context": _with_headers(kwargs.get("context"), span)}
     except Exception:
         log_internal_error("sending the trace context with an A2A request")
-    return span, exchange, kwargs
+    return A2ACall(span, exchange), kwargs
 
 
 def _with_headers(call_context: ClientCallContext | None, span: Span) -> ClientCallContext:
@@ -109,70 +106,26 @@ def _with_headers(call_context: ClientCallContext | None, span: Span) -> ClientC
 
 def call_wrapper(tracer: Tracer, method: str) -> Wrapper:
     """``get_task`` / ``cancel_task``: a coroutine returning a Task."""
+    return wrappers.call_wrapper(functools.partial(_start, tracer, method))
 
-    async def traced(
-        wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
-    ) -> Any:
-        if not is_instrumentation_enabled():
-            return await wrapped(*args, **kwargs)
-        span, exchange, kwargs = _start(tracer, method, instance, args, kwargs)
-        try:
-            result = await wrapped(*args, **kwargs)
-        except BaseException as exc:
-            end_span(span, exchange, exc)
-            raise
-        try:
-            exchange.result(result)
-        except Exception:
-            log_internal_error("reading an A2A response")
-        end_span(span, exchange, None)
-        return result
 
-    return traced
+_ABANDONED = {semconv.A2A_STREAM_INTERRUPTED: semconv.STREAM_ABANDONED}
 
 
 def stream_wrapper(tracer: Tracer, method: str | None) -> Wrapper:
     """``send_message`` / ``subscribe``: an async generator of StreamResponse.
     ``method=None``: SendMessage or SendStreamingMessage, as the client decides."""
+    if method is not None:
+        return wrappers.stream_wrapper(functools.partial(_start, tracer, method), _ABANDONED)
 
-    def traced(
-        wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
-    ) -> Any:
-        if not is_instrumentation_enabled():
-            return wrapped(*args, **kwargs)
-        name = method
-        if name is None:
-            name = (
-                semconv.A2A_METHOD_SEND_STREAMING_MESSAGE
-                if _streams(instance)
-                else semconv.A2A_METHOD_SEND_MESSAGE
-            )
-        return _traced_stream(tracer, name, wrapped, instance, args, kwargs)
+    def start(
+        client: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> tuple[A2ACall, dict[str, Any]]:
+        name = (
+            semconv.A2A_METHOD_SEND_STREAMING_MESSAGE
+            if _streams(client)
+            else semconv.A2A_METHOD_SEND_MESSAGE
+        )
+        return _start(tracer, name, client, args, kwargs)
 
-    return traced
-
-
-async def _traced_stream(
-    tracer: Tracer,
-    method: str,
-    wrapped: Callable[..., Any],
-    instance: Any,
-    args: tuple[Any, ...],
-    kwargs: dict[str, Any],
-) -> AsyncIterator[Any]:
-    span, exchange, kwargs = _start(tracer, method, instance, args, kwargs)
-    stream = wrapped(*args, **kwargs)
-    try:
-        async for item in stream:
-            try:
-                exchange.result(item)
-            except Exception:
-                log_internal_error("reading an A2A stream event")
-            yield item
-    except Exception as exc:
-        end_span(span, exchange, exc)
-        raise
-    except BaseException:  # closed or cancelled by the caller: not an error of the call
-        end_span(span, exchange, None, {semconv.A2A_STREAM_INTERRUPTED: semconv.STREAM_ABANDONED})
-        raise
-    end_span(span, exchange, None)
+    return wrappers.stream_wrapper(start, _ABANDONED)

@@ -13,17 +13,19 @@ executor runs, that session is current and the A2A task is the current run
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Mapping
+import functools
+from collections.abc import Callable, Mapping
 from typing import Any, Final
 
 import wrapt
 from opentelemetry import context as otel_context
 from opentelemetry.context import Context
-from opentelemetry.instrumentation.utils import is_instrumentation_enabled
 from opentelemetry.trace import Span, SpanKind, Tracer
 
+from a2a_session_manager.instrumentation.a2a import _wrappers as wrappers
 from a2a_session_manager.instrumentation.a2a._records import Exchange
-from a2a_session_manager.instrumentation.a2a._spans import end_span
+from a2a_session_manager.instrumentation.a2a._spans import A2ACall, agent_attributes
+from a2a_session_manager.instrumentation.a2a._wrappers import Wrapper
 from a2a_session_manager.telemetry import semconv
 from a2a_session_manager.telemetry._a2a_sessions import a2a_session_id
 from a2a_session_manager.telemetry._context import (
@@ -35,8 +37,6 @@ from a2a_session_manager.telemetry._context import (
     with_span_and_scope,
 )
 from a2a_session_manager.telemetry._guard import internal_errors
-
-Wrapper = Callable[[Callable[..., Any], Any, tuple[Any, ...], dict[str, Any]], Any]
 
 # Where the request's span and caller context wait for the agent executor.
 _STATE_KEY: Final = "a2a_session_manager.server_span"
@@ -66,30 +66,34 @@ def _caller(call_context: Any, attributes: dict[str, Any]) -> Context:
     return extract(carrier, context=Context())
 
 
-def _card_attributes(handler: Any) -> dict[str, Any]:
-    card = getattr(handler, "_agent_card", None)
-    attributes: dict[str, Any] = {}
-    if card is not None:
-        for key, value in (
-            (semconv.GEN_AI_AGENT_NAME, card.name),
-            (semconv.GEN_AI_AGENT_DESCRIPTION, card.description),
-            (semconv.GEN_AI_AGENT_VERSION, card.version),
-        ):
-            if value:
-                attributes[key] = value
-    return attributes
+class _ServedCall(A2ACall):
+    """A request this agent serves: its session is named at the end, from the
+    ``contextId`` the call carried and the caller's claim."""
+
+    __slots__ = ("caller",)
+
+    def __init__(self, span: Span, exchange: Exchange, caller: Context) -> None:
+        super().__init__(span, exchange)
+        self.caller = caller
+
+    def end(self, exc: BaseException | None, extra: Mapping[str, Any] | None = None) -> None:
+        attributes: dict[str, Any] = dict(extra or {})
+        with internal_errors("naming the A2A session"):
+            if self.exchange.context_id:
+                attributes.update(session_attributes(self.exchange.context_id, self.caller))
+        super().end(exc, attributes)
 
 
 def _start(
     tracer: Tracer, method: str, handler: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
-) -> tuple[Span, Exchange, Context]:
+) -> tuple[A2ACall, dict[str, Any]]:
     exchange = Exchange()
     caller = Context()
     attributes: dict[str, Any] = {semconv.A2A_PROTOCOL_METHOD_NAME: method}
     call_context = args[1] if len(args) > 1 else kwargs.get("context")
     with internal_errors("reading an A2A request"):
         caller = _caller(call_context, attributes)
-        attributes.update(_card_attributes(handler))
+        attributes.update(agent_attributes(getattr(handler, "_agent_card", None)))
         request = args[0] if args else kwargs.get("params")
         if request is not None:
             exchange.request(request)
@@ -97,73 +101,18 @@ def _start(
     with internal_errors("handing the A2A span to the agent executor"):
         if call_context is not None:
             call_context.state[_STATE_KEY] = (span, caller)
-    return span, exchange, caller
-
-
-def _end(span: Span, exchange: Exchange, caller: Context, exc: BaseException | None) -> None:
-    extra: dict[str, Any] = {}
-    with internal_errors("naming the A2A session"):
-        if exchange.context_id:
-            extra = session_attributes(exchange.context_id, caller)
-    end_span(span, exchange, exc, extra)
+    return _ServedCall(span, exchange, caller), kwargs
 
 
 def call_wrapper(tracer: Tracer, method: str) -> Wrapper:
     """``on_message_send`` / ``on_get_task`` / ``on_cancel_task``."""
-
-    async def traced(
-        wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
-    ) -> Any:
-        if not is_instrumentation_enabled():
-            return await wrapped(*args, **kwargs)
-        span, exchange, caller = _start(tracer, method, instance, args, kwargs)
-        try:
-            result = await wrapped(*args, **kwargs)
-        except BaseException as exc:
-            _end(span, exchange, caller, exc)
-            raise
-        with internal_errors("reading an A2A response"):
-            exchange.result(result)
-        _end(span, exchange, caller, None)
-        return result
-
-    return traced
+    return wrappers.call_wrapper(functools.partial(_start, tracer, method))
 
 
 def stream_wrapper(tracer: Tracer, method: str) -> Wrapper:
-    """``on_message_send_stream`` / ``on_subscribe_to_task``: async generators."""
-
-    def traced(
-        wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
-    ) -> Any:
-        if not is_instrumentation_enabled():
-            return wrapped(*args, **kwargs)
-        return _traced_stream(tracer, method, wrapped, instance, args, kwargs)
-
-    return traced
-
-
-async def _traced_stream(
-    tracer: Tracer,
-    method: str,
-    wrapped: Callable[..., Any],
-    instance: Any,
-    args: tuple[Any, ...],
-    kwargs: dict[str, Any],
-) -> AsyncIterator[Any]:
-    span, exchange, caller = _start(tracer, method, instance, args, kwargs)
-    try:
-        async for item in wrapped(*args, **kwargs):
-            with internal_errors("reading an A2A stream event"):
-                exchange.result(item)
-            yield item
-    except Exception as exc:
-        _end(span, exchange, caller, exc)
-        raise
-    except BaseException:  # the client went away: the stream ends, not as an error of ours
-        _end(span, exchange, caller, None)
-        raise
-    _end(span, exchange, caller, None)
+    """``on_message_send_stream`` / ``on_subscribe_to_task``: async generators
+    (one the client went away from ends, not as an error of ours)."""
+    return wrappers.stream_wrapper(functools.partial(_start, tracer, method))
 
 
 class TracedExecutor(wrapt.ObjectProxy):  # type: ignore[misc,type-arg]

@@ -1,8 +1,9 @@
 """Starting and ending the conventions' A2A spans (``docs/gen-ai/a2a.md``).
 
 A span is named by its method (``SendMessage``), CLIENT on the caller's side
-and SERVER on the agent's. Ending it never raises: what the call carried is
-set from its :class:`Exchange`, errors follow the conventions' ``error.type``.
+and SERVER on the agent's. Ending it (:class:`A2ACall`) never raises: what
+the call carried is set from its :class:`Exchange`, errors follow the
+conventions' ``error.type``.
 A task that fails is a call that succeeded: its state says so, not the span.
 """
 
@@ -48,19 +49,32 @@ def agent_attributes(card: Any) -> dict[str, Any]:
     return attributes
 
 
-def end_span(
-    span: Span,
-    exchange: Exchange,
-    exc: BaseException | None,
-    extra: Mapping[str, Any] | None = None,
-) -> None:
-    """Set what the call carried and end ``span`` (once; never raises)."""
-    try:
-        _finish(span, exchange, exc, extra)
-    except Exception:
-        log_internal_error("ending an A2A span")
-    finally:
-        span.end()
+class A2ACall:
+    """One A2A call in progress: its span and what it carried (``exchange``).
+    :meth:`end` sets the attributes and ends the span; the wrappers call it once."""
+
+    __slots__ = ("exchange", "span")
+
+    def __init__(self, span: Span, exchange: Exchange) -> None:
+        self.span = span
+        self.exchange = exchange
+
+    def read(self, result: Any, what: str) -> None:
+        """Note what a response or stream event carried (never raises)."""
+        try:
+            self.exchange.result(result)
+        except Exception:
+            log_internal_error(what)
+
+    def end(self, exc: BaseException | None, extra: Mapping[str, Any] | None = None) -> None:
+        """Set what the call carried and end the span (never raises)."""
+        span = self.span
+        try:
+            _finish(span, self.exchange, exc, extra)
+        except Exception:
+            log_internal_error("ending an A2A span")
+        finally:
+            span.end()
 
 
 def _finish(
