@@ -65,7 +65,7 @@ class Exchange:
         # What the wrapper knew before the call (card, session): set with the rest at the end.
         self.span_attributes: dict[str, Any] = {}
         self.snapshots: list[Snapshot] = []
-        self._kept_states: set[tuple[str, str]] | None = None
+        self._kept_states: set[tuple[str, str]] = set()  # (task, state) of kept statuses
         self.context_id: str | None = None
         self.task_id: str | None = None
         self.task_state: str | None = None
@@ -106,29 +106,13 @@ class Exchange:
             self._message(result)
         elif name == "TaskStatusUpdateEvent":
             self._context(result.context_id)
-            self._status(result.task_id, result.status)
-            if not self._new_state(result):
-                return
+            if not self._status(result.task_id, result.status):
+                return  # a state seen before, with no message: adds no record
         elif name == "TaskArtifactUpdateEvent":
             self._context(result.context_id)
         else:
             return
         self._keep(result)
-
-    def _new_state(self, event: Any) -> bool:
-        """Whether a status event can add a record: a state seen before, with
-        no message, adds none (streams repeat ``working``), so it is not kept."""
-        if event.status.HasField("message"):
-            return True
-        key = (event.task_id, self.task_state or "")
-        kept = self._kept_states
-        if kept is None:
-            self._kept_states = {key}
-            return True
-        if key in kept:
-            return False
-        kept.add(key)
-        return True
 
     # The attributes follow the records' reading order (see _Records): the
     # last non-empty id read wins.
@@ -151,10 +135,18 @@ class Exchange:
         if message.task_id:
             self.task_id = message.task_id
 
-    def _status(self, task_id: str, status: Any) -> None:
-        self._task(task_id, _state_name(status.state))
+    def _status(self, task_id: str, status: Any) -> bool:
+        """Read a status; ``False`` if it can add no record (streams repeat ``working``)."""
+        state = _state_name(status.state)
+        self._task(task_id, state)
         if status.HasField("message"):
             self._message(status.message)
+            return True
+        key = (task_id, state)
+        if key in self._kept_states:
+            return False
+        self._kept_states.add(key)
+        return True
 
     def _task(self, task_id: str, state: str | None) -> None:
         if task_id:
