@@ -2,9 +2,9 @@
 request, quickly when the global propagators are the default pair.
 
 ``propagate.inject`` encodes the baggage again on every call (each entry
-percent-encoded and checked against the limits): in the A2A client wrapper,
-inject was ~12 µs of the ~78 µs it added per call (caller's thread CPU time,
-benchmarks/bench_a2a.py). A session's baggage rarely changes between calls,
+percent-encoded and checked against the limits): in the A2A client wrapper
+it took ~12 µs a call, this ~5 µs (caller's thread CPU, timed in place in
+benchmarks/bench_a2a.py's loop). A session's baggage rarely changes between calls,
 so when the global text map is OpenTelemetry's default composite of W3C trace
 context and W3C baggage, the traceparent is formatted here (as the trace
 context propagator does) and the baggage header is the one the baggage

@@ -6,8 +6,9 @@ snapshot of each protocol object it saw. The ``semconv.A2A_EXCHANGE``
 records the exporter turns into session events (each message once, by
 message id; each task state once; each artifact) are built from those
 snapshots later, in the session mapper's thread, or at the span's end when
-spans carry content: building them on the caller's thread was about half of
-what the wrapper added per call (benchmarks/bench_a2a.py, thread CPU time).
+spans carry content (benchmarks/bench_a2a.py: with the W3C headers and the
+attributes set at the end, the caller's thread CPU added per call went from
+~78 to ~55 µs).
 """
 
 from __future__ import annotations
