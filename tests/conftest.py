@@ -4,6 +4,7 @@ server, the OTLP receiver) live in tests/support/ as pytest plugins."""
 from __future__ import annotations
 
 import os
+import tempfile
 from collections.abc import Iterator
 
 import pytest
@@ -13,6 +14,10 @@ from a2a_session_manager.storage import InMemorySessionStore, SessionStoreProvid
 # LiteLLM fetches its model price map over the network at import unless told
 # not to (tests/test_litellm_sessions.py checks that no connection leaves loopback).
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+# Cached rank tables (tokens/_rank_table.py) go to a test directory, not the user's cache.
+os.environ.setdefault(
+    "A2A_SESSIONS_TOKENS_CACHE", os.path.join(tempfile.gettempdir(), "a2a-tests-tokens-cache")
+)
 
 pytest_plugins: list[str] = [
     # each helper adds its plugin module here, one line each:

@@ -1,11 +1,12 @@
 """Loading what the first count and the first price need, off the caller's thread.
 
-The bundled encodings take about a second each to build and genai-prices
-about a second to import; without this, the first stream without usage, the
-first prompt build or the first recorded call pays that on the caller's
-thread. Only ``o200k_base`` (today's models and the default) is built ahead:
-each encoding holds 30-75 MiB once built, and most processes never count
-with the legacy ``cl100k_base``, which is built when first needed.
+A bundled encoding takes about 0.3 s to build and genai-prices up to a second
+to import; without this, the first stream without usage, the first prompt
+build or the first recorded call pays that on the caller's thread. Only
+``o200k_base`` (today's models and the default) is loaded ahead
+(``_first_counts.load``: its cached ranks at once, the build once counts
+pause): each encoding holds 30-75 MiB once built, and most processes never
+count with the legacy ``cl100k_base``, which is loaded when first needed.
 """
 
 from __future__ import annotations
@@ -14,8 +15,7 @@ import logging
 import os
 import threading
 
-from a2a_session_manager.tokens import pricing
-from a2a_session_manager.tokens.encodings import get_encoding
+from a2a_session_manager.tokens import _first_counts, pricing
 
 logger = logging.getLogger(__name__)
 
@@ -25,10 +25,7 @@ _lock = threading.Lock()
 
 
 def _load() -> None:
-    try:
-        get_encoding(AHEAD)
-    except Exception:  # the caller's own count says what is wrong
-        logger.debug("loading encoding %s in the background failed", AHEAD, exc_info=True)
+    _first_counts.load(AHEAD)  # logs its own failures
     try:
         pricing.warm_up()
     except Exception:

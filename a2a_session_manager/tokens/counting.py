@@ -6,7 +6,8 @@ import json
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from a2a_session_manager.tokens.encodings import encoding_for_model
+from a2a_session_manager.tokens._first_counts import count_text
+from a2a_session_manager.tokens.encodings import encoding_name_for_model
 
 # OpenAI's documented chat overhead: every message is wrapped in
 # <|start|>{role/name}\n{content}<|end|>, and every reply is primed with
@@ -20,7 +21,7 @@ def count_tokens(text: str, model: str = "gpt-4o-mini") -> int:
     """Tokens of ``text`` in the model's encoding (special tokens counted as text)."""
     if not text:
         return 0
-    return len(encoding_for_model(model).encode(text, disallowed_special=()))
+    return count_text(encoding_name_for_model(model), text)
 
 
 def _content_text(content: Any) -> Iterable[str]:
@@ -43,10 +44,10 @@ def _content_text(content: Any) -> Iterable[str]:
 
 def count_chat_tokens(messages: Iterable[Mapping[str, Any]], model: str = "gpt-4o-mini") -> int:
     """Prompt tokens the chat API bills for ``messages`` (OpenAI's counting rules)."""
-    encoding = encoding_for_model(model)
+    name = encoding_name_for_model(model)
 
     def n(text: str) -> int:
-        return len(encoding.encode(text, disallowed_special=())) if text else 0
+        return count_text(name, text) if text else 0
 
     total = REPLY_PRIMING_TOKENS
     for message in messages:
