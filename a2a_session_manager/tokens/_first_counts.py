@@ -26,6 +26,7 @@ import logging
 import os
 import threading
 import time
+from collections.abc import Callable
 
 from a2a_session_manager.telemetry._guard import log_internal_error
 from a2a_session_manager.tokens import _rank_table, encodings
@@ -105,24 +106,28 @@ def start(name: str) -> _Loading:
     return loading
 
 
-def load(name: str) -> None:
-    """Load ``name`` on this thread (``warm_up`` calls it from its own thread)
-    unless a load already started."""
+def load(name: str, meanwhile: Callable[[], None] | None = None) -> None:
+    """Load ``name`` on this thread unless a load already started; ``meanwhile``
+    (which must not raise) runs once the first counts can be counted, before
+    the build: ``warm_up`` loads the prices there."""
     with _lock:
         if name in _loadings:
             return
         loading = _loadings[name] = _Loading()
-    _load(name, loading)
+    _load(name, loading, meanwhile)
 
 
-def _load(name: str, loading: _Loading) -> None:
+def _load(name: str, loading: _Loading, meanwhile: Callable[[], None] | None = None) -> None:
     global _last_count
     try:
+        parsed = None
         try:
             loading.counter, parsed = _python_counter(name)
         finally:
             loading.ready.set()
-        _last_count = time.monotonic()
+            _last_count = time.monotonic()
+            if meanwhile is not None:
+                meanwhile()
         if parsed is not None:  # the first run on this machine: cache for the next processes
             _rank_table.store(name, *parsed)
         _wait_until_quiet()

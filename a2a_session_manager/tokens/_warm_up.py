@@ -25,7 +25,12 @@ _lock = threading.Lock()
 
 
 def _load() -> None:
-    _first_counts.load(AHEAD)  # logs its own failures
+    # The prices load between the first counts being ready and the build,
+    # which waits for counts to pause; both log their own failures.
+    _first_counts.load(AHEAD, meanwhile=_load_prices)
+
+
+def _load_prices() -> None:
     try:
         pricing.warm_up()
     except Exception:
