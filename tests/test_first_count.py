@@ -193,7 +193,7 @@ def test_rank_table_round_trips_every_rank(cache: Path) -> None:
         assert table.get(absent) is None
     assert [p.name for p in cache.iterdir()] == [
         f"cl100k_base-{_hash('cl100k_base')[:16]}-tiktoken{tiktoken.__version__}"
-        f"-m{_rank_table.marshal.version}.ranks"
+        f"-m{_rank_table.marshal.version}.v2.ranks"
     ]
 
 
@@ -296,3 +296,12 @@ def test_the_first_count_never_builds_on_the_callers_thread(how: str, fork: str)
     assert parent["built_on"] == [["o200k_base", thread]]
     if fork == "fork":
         assert results[0]["in_child"] == expected  # built off the child's main thread too
+
+
+def test_the_cache_lives_in_the_users_cache_directory(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(_rank_table.CACHE_DIR_ENV, raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", "/somewhere/cache")
+    assert _rank_table.cache_dir() == Path("/somewhere/cache/a2a-session-manager/tokens")
+    monkeypatch.delenv("XDG_CACHE_HOME")
+    monkeypatch.setenv("HOME", "/home/someone")
+    assert _rank_table.cache_dir() == Path("/home/someone/.cache/a2a-session-manager/tokens")
