@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 import tiktoken
 
-from a2a_session_manager.tokens import _first_counts, _rank_table, encodings
+from a2a_session_manager.tokens import _first_counts, _python_bpe, _rank_table, encodings
 from a2a_session_manager.tokens._python_bpe import (
     _STABLE,
     _UNSTABLE,
@@ -49,14 +49,16 @@ def _tiktoken_count(encoding: tiktoken.Encoding, text: str) -> int:
 
 def _mismatches(
     pair: tuple[tiktoken.Encoding, PythonCounter], texts: Iterator[str]
-) -> list[tuple[str, int, int]]:
+) -> list[tuple[str, int, int | None]]:
     encoding, counter = pair
-    found = []
-    for text in texts:
-        assert countable(text) or len(text) > MAX_CHARS, repr(text[:40])
-        expected, got = _tiktoken_count(encoding, text), counter.count(text)
-        if expected != got:
-            found.append((text[:60], expected, got))
+    found: list[tuple[str, int, int | None]] = []
+    with pytest.MonkeyPatch.context() as unbounded:  # exactness, whatever the work
+        unbounded.setattr(_python_bpe, "MAX_LOOKUPS", sys.maxsize)
+        for text in texts:
+            assert countable(text), repr(text[:40])
+            expected, got = _tiktoken_count(encoding, text), counter.count(text)
+            if expected != got:
+                found.append((text[:60], expected, got))
     return found
 
 
@@ -140,9 +142,20 @@ def test_long_pieces_and_real_documents_count_as_tiktoken_counts_them(
         "".join(chr(rng.randrange(0x1F300, 0x1F650)) for _ in range(1000)),
     ]
     chunks = [doc[i : i + MAX_CHARS] for doc in documents for i in range(0, len(doc), MAX_CHARS)]
-    # everything tiktoken counts, the counter counts the same; the huge ones
-    # only matter for exactness, ``countable`` sends them to tiktoken
     assert _mismatches(pair, iter(long_pieces + [c for c in chunks if countable(c)])) == []
+
+
+def test_a_count_that_needs_too_many_lookups_waits_for_tiktoken(
+    pair: tuple[tiktoken.Encoding, PythonCounter],
+) -> None:
+    encoding, counter = pair
+    rng = random.Random(3)
+    heavy = "".join(chr(rng.randrange(0x4E00, 0xA000)) for _ in range(4000))
+    assert countable(heavy)
+    assert counter.count(heavy) is None  # about 36,000 lookups
+    assert _first_counts.count_text(encoding.name, heavy) == _tiktoken_count(encoding, heavy)
+    prose = (ROOT / "README.md").read_text(encoding="utf-8")[:MAX_CHARS]
+    assert counter.count(prose) == _tiktoken_count(encoding, prose)
 
 
 def test_accepted_blocks_are_fully_assigned() -> None:

@@ -10,7 +10,7 @@ for a build: each encoding gets one background thread that
    few ms; on the first run on a machine it parses the bundled file instead
    and writes the table for the next processes), and from then on counts go
    to tiktoken's algorithm in Python (``_python_bpe``), exact, for texts it
-   can count (up to 8,192 characters of well-known scripts);
+   can count (well-known scripts, at most about 20 ms of work in Python);
 2. waits until no such count has run for ``QUIET`` seconds (at most
    ``MAX_DEFER``), so a build rarely holds the GIL while a count is running;
 3. builds the encoding, which counts everything from then on.
@@ -85,7 +85,7 @@ def _early_count(name: str, text: str) -> int | None:
     global _last_count
     _last_count = time.monotonic()
     try:
-        return counter.count(text)
+        return counter.count(text)  # None: too much work, the built encoding counts it
     except Exception:
         log_internal_error("counting tokens before the encoding was built")
         return None  # the built encoding counts it

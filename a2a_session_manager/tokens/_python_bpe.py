@@ -14,8 +14,9 @@ Unicode 17 where tiktoken's Rust follows 16: U+0558 is a letter to one and
 unassigned to the other), so a text must be ASCII or consist of characters
 from long-stable blocks (Latin, Greek, Cyrillic, punctuation, symbols, CJK,
 kana, Hangul, emoji), every one assigned since Unicode 14 or before and
-checked against tiktoken in tests/test_first_count.py. Anything else, and
-text over ``MAX_CHARS``, waits for the Rust encoding.
+checked against tiktoken in tests/test_first_count.py. Anything else, text
+over ``MAX_CHARS`` and text that needs over ``MAX_LOOKUPS`` rank lookups
+wait for the Rust encoding.
 """
 
 from __future__ import annotations
@@ -26,8 +27,14 @@ from collections.abc import Callable
 import regex  # type: ignore[import-untyped]
 
 MAX_CHARS = 8_192
-"""Longer texts wait for the Rust encoding: the pure-Python rank lookups cost
-about 5 µs each, a few per byte of a piece that is not a token itself."""
+"""Longer texts wait for the Rust encoding."""
+
+MAX_LOOKUPS = 4_000
+"""A count that would need more rank lookups (about 5 µs each over the cached
+table: 20 ms) gives up and waits for the Rust encoding: it never starts a
+piece whose merges could pass the limit. A piece that is a token costs one
+lookup; merging a piece of n bytes at most 3n. Prose and code of 8,192
+characters take 2,500-3,500; CJK or emoji runs about 2 per byte."""
 
 # Blocks with no unassigned code point since Unicode 14 (a code point assigned
 # later would be classified differently by the two engines' tables).
@@ -50,7 +57,9 @@ def countable(text: str) -> bool:
     return len(text) <= MAX_CHARS and (text.isascii() or _UNSTABLE.search(text) is None)
 
 
-def _parts_after_merges(piece: bytes, rank: Callable[[bytes], int | None]) -> int:
+def _parts_after_merges(piece: bytes, rank: Callable[[bytes], int | None]) -> tuple[int, int]:
+    """Parts left after tiktoken's merges, and the rank lookups it took (at
+    most 3 per byte: one per initial pair, two per merge)."""
     # Parts are named by where they start; following[s] is where the part
     # after s starts, pair_rank[s] the rank of s merged with that next part.
     size = len(piece)
@@ -61,6 +70,7 @@ def _parts_after_merges(piece: bytes, rank: Callable[[bytes], int | None]) -> in
     heap = [(r, s) for s, r in enumerate(pair_rank) if r is not None]
     heapq.heapify(heap)
     parts = size
+    lookups = size - 1
     while heap:
         r, start = heapq.heappop(heap)
         if pair_rank[start] != r:
@@ -72,17 +82,21 @@ def _parts_after_merges(piece: bytes, rank: Callable[[bytes], int | None]) -> in
         if after <= size:
             preceding[after] = start
         parts -= 1
-        new = rank(piece[start : following[after]]) if after < size else None
+        new = None
+        if after < size:
+            new = rank(piece[start : following[after]])
+            lookups += 1
         pair_rank[start] = new
         if new is not None:
             heapq.heappush(heap, (new, start))
         before = preceding[start]
         if before >= 0:
             new = rank(piece[before:after])
+            lookups += 1
             pair_rank[before] = new
             if new is not None:
                 heapq.heappush(heap, (new, before))
-    return parts
+    return parts, lookups
 
 
 class PythonCounter:
@@ -93,10 +107,19 @@ class PythonCounter:
         self._split = regex.compile(pattern).findall
         self._rank = rank
 
-    def count(self, text: str) -> int:
+    def count(self, text: str) -> int | None:
+        """The count, or ``None`` when it would take more than ``MAX_LOOKUPS``."""
         rank = self._rank
-        total = 0
+        total = lookups = 0
         for piece in self._split(text):
             encoded = piece.encode("utf-8")
-            total += 1 if rank(encoded) is not None else _parts_after_merges(encoded, rank)
+            lookups += 1
+            if rank(encoded) is not None:
+                total += 1
+                continue
+            if lookups + 3 * len(encoded) > MAX_LOOKUPS:  # its most, before doing it
+                return None
+            parts, spent = _parts_after_merges(encoded, rank)
+            total += parts
+            lookups += spent
         return total
