@@ -18,6 +18,7 @@ import textwrap
 import unicodedata
 from collections.abc import Iterator
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 import tiktoken
@@ -226,6 +227,25 @@ def test_a_damaged_rank_table_is_ignored(cache: Path, damage: str) -> None:
         data.clear()
     path.write_bytes(bytes(data))
     assert _rank_table.load("cl100k_base", _hash("cl100k_base")) is None
+
+
+def test_a_table_whose_tokens_do_not_load_falls_back_to_the_bundled_file(
+    cache: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert _rank_table.store("cl100k_base", _hash("cl100k_base"), {b"a": 0, b"b": 1})
+
+    def bad_marshal(data: bytes) -> object:
+        raise ValueError("bad marshal data")
+
+    assert _rank_table.load_ranks("cl100k_base", _hash("cl100k_base")) == {b"a": 0, b"b": 1}
+    marshal = _rank_table.marshal  # only the table's own use, never imports
+    monkeypatch.setattr(
+        _rank_table,
+        "marshal",
+        SimpleNamespace(loads=bad_marshal, dumps=marshal.dumps, version=marshal.version),
+    )
+    assert _rank_table.load_ranks("cl100k_base", _hash("cl100k_base")) is None
+    assert encodings._build_offline("cl100k_base").encode("hello world") == [15339, 1917]
 
 
 def test_a_rank_table_for_another_source_is_not_used(cache: Path) -> None:

@@ -103,6 +103,10 @@ class RankTable:
             raise ValueError("rank table sizes do not add up")
         self._n = n
 
+    @property
+    def size(self) -> int:
+        return self._n
+
     def get(self, token: bytes) -> int | None:
         """The rank of ``token``, or ``None`` (binary search over the sorted tokens)."""
         blob, offsets = self._blob, self._offsets
@@ -150,6 +154,19 @@ def load(name: str, source_hash: str) -> RankTable | None:
     except (ValueError, struct.error, EOFError, TypeError) as exc:
         logger.debug("ignoring the cached ranks at %s: %s", path, exc)
         return None
+
+
+def load_ranks(name: str, source_hash: str) -> dict[bytes, int] | None:
+    """tiktoken's ``mergeable_ranks`` from the cached table, or ``None``."""
+    table = load(name, source_hash)
+    if table is None:
+        return None
+    try:
+        ranks = table.ranks()
+    except (ValueError, EOFError, TypeError) as exc:  # marshal's errors
+        logger.debug("ignoring the cached ranks of %s: %s", name, exc)
+        return None
+    return ranks if len(ranks) == table.size else None
 
 
 def _encode(ranks: dict[bytes, int]) -> bytes:

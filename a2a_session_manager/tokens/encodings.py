@@ -113,8 +113,9 @@ def bundled_ranks(name: str) -> dict[bytes, int]:
 
 def _build_offline(name: str) -> tiktoken.Encoding:
     params, file_name, expected_hash = definition(name)
-    table = _rank_table.load(name, expected_hash or "")
-    ranks = table.ranks() if table is not None else _bundled_ranks(file_name, expected_hash)
+    ranks = _rank_table.load_ranks(name, expected_hash or "")
+    if ranks is None:
+        ranks = _bundled_ranks(file_name, expected_hash)
     return tiktoken.Encoding(mergeable_ranks=ranks, **params)
 
 
