@@ -82,3 +82,31 @@ def test_concurrent_first_counts_share_one_build(monkeypatch: pytest.MonkeyPatch
         thread.join(120)
     assert builds == ["cl100k_base"]
     assert len(got) == 4 and all(g is got[0] for g in got)
+
+
+PRICES_AFTER_A_COUNT = textwrap.dedent(
+    """
+    import json, sys, threading
+    from a2a_session_manager.tokens import count_tokens
+    count_tokens("hello world", "gpt-4o-mini")  # starts o200k_base's load before configure
+    import a2a_session_manager as asm
+    from a2a_session_manager.storage import InMemorySessionStore
+    asm.configure(store=InMemorySessionStore())
+    for thread in threading.enumerate():
+        if thread.name == "a2a-warm-up":
+            thread.join(120)
+    print(json.dumps({"prices": "genai_prices" in sys.modules}))
+    """
+)
+
+
+def test_configure_after_a_first_count_still_loads_the_prices() -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", PRICES_AFTER_A_COUNT],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout.strip().splitlines()[-1]) == {"prices": True}
