@@ -1,4 +1,6 @@
-"""``OpenAIAgentsInstrumentor``: adds our tracing processor to the Agents SDK's.
+"""``OpenAIAgentsInstrumentor``: adds our tracing processor to the Agents SDK's,
+and wraps ``AgentRunner.run`` / ``run_streamed`` to note each run's input
+(``_run_input``).
 
 The SDK has no way to remove one processor, so ``uninstrument`` switches ours
 off, and ``instrument`` adds a new one (the application may have replaced the
@@ -41,10 +43,15 @@ class OpenAIAgentsInstrumentor(BaseInstrumentor):  # type: ignore[misc]
         from a2a_session_manager.instrumentation.openai_agents._processor import (
             SessionTracingProcessor,
         )
+        from a2a_session_manager.instrumentation.openai_agents._run_input import wrap_runner
 
         _processor = SessionTracingProcessor()
         add_trace_processor(_processor)
+        wrap_runner()
 
     def _uninstrument(self, **kwargs: Any) -> None:
+        from a2a_session_manager.instrumentation.openai_agents._run_input import unwrap_runner
+
         if _processor is not None:
             _processor.enabled = False
+        unwrap_runner()
