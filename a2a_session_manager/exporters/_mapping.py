@@ -183,6 +183,24 @@ def _int(attrs: Mapping[str, Any], key: str) -> int | None:
     return max(value, 0)
 
 
+def _tool_calls(output_parts: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """The tool calls among an output message's parts, as LLM payloads hold them."""
+    return [
+        {"id": p.get("id"), "name": p.get("name"), "arguments": p.get("arguments")}
+        for p in output_parts
+        if p.get("type") == semconv.PART_TOOL_CALL
+    ]
+
+
+def _reply(output_parts: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """One further choice of a call: its text, and its tool calls when it has some."""
+    reply: dict[str, Any] = {"content": text_of(output_parts)}
+    calls = _tool_calls(output_parts)
+    if calls:
+        reply["tool_calls"] = calls
+    return reply
+
+
 def _plain(value: Any) -> Any:
     """An attribute value as a JSON value (OTel keeps sequences as tuples)."""
     return list(value) if isinstance(value, tuple) else value
@@ -650,11 +668,9 @@ class SpanMapper:
         output = outputs[0] if outputs else None
         output_parts = parts(output) if output is not None else []
         text = text_of(output_parts)
-        tool_calls = [
-            {"id": p.get("id"), "name": p.get("name"), "arguments": p.get("arguments")}
-            for p in output_parts
-            if p.get("type") == semconv.PART_TOOL_CALL
-        ]
+        tool_calls = _tool_calls(output_parts)
+        # Choices after the first (``n`` > 1): kept beside the reply, never dropped.
+        alternatives = [_reply(parts(other)) for other in outputs[1:]]
         failed = span.status.status_code is StatusCode.ERROR
         interrupted = attrs.get(semconv.A2A_STREAM_INTERRUPTED)
         reasoning = [
@@ -662,7 +678,7 @@ class SpanMapper:
         ]
         unfinished = failed or interrupted in ("cut", "abandoned")
         payload: Any = text
-        if tool_calls or unfinished or reasoning:
+        if tool_calls or unfinished or reasoning or alternatives:
             payload = {"content": text}
             if reasoning:
                 payload["reasoning"] = "".join(r for r in reasoning if isinstance(r, str))
@@ -672,6 +688,8 @@ class SpanMapper:
                 payload["error"] = self._error(span, attrs)
             if interrupted in ("cut", "abandoned"):
                 payload["interrupted"] = interrupted
+            if alternatives:
+                payload["alternatives"] = alternatives
 
         model = attrs.get(semconv.GEN_AI_RESPONSE_MODEL) or attrs.get(semconv.GEN_AI_REQUEST_MODEL)
         metadata: dict[str, Any] = {"span_id": ctx.span_id, **_timing(span)}

@@ -68,13 +68,16 @@ class LLMError(_Payload):
 class LLMMessage(_Payload):
     """An LLM event's payload: the reply's text and tool calls (and the
     model's reasoning when the provider returns it, e.g. Anthropic's
-    thinking), or how the call failed, or how far an interrupted stream got."""
+    thinking), or how the call failed, or how far an interrupted stream got.
+    A call that asked for several choices (``n`` > 1) holds the first as the
+    reply (what the conversation goes on with) and the others in ``alternatives``."""
 
     content: str | None = None
     reasoning: str | None = None
     tool_calls: list[ToolCallRequest] = Field(default_factory=list)
     error: LLMError | None = None
     interrupted: Interruption | None = None
+    alternatives: list[LLMMessage] = Field(default_factory=list)
 
     def to_stored(self) -> Any:  # type: ignore[override]
         """A plain text reply as its text; anything more as a dict."""
@@ -84,6 +87,7 @@ class LLMMessage(_Payload):
             and not self.tool_calls
             and self.error is None
             and self.interrupted is None
+            and not self.alternatives
             and not self.model_extra
         ):
             return self.content
@@ -180,12 +184,17 @@ def read_llm_message(message: Any) -> LLMMessage:
         error = message.get("error")
         interrupted = message.get("interrupted")
         reasoning = message.get("reasoning")
+        alternatives = message.get("alternatives")
         return LLMMessage(
             content=_text_of(message.get("content")),
             reasoning=reasoning if isinstance(reasoning, str) else None,
             tool_calls=calls,
             error=_read_error(error),
             interrupted=interrupted if interrupted in ("cut", "abandoned") else None,
+            alternatives=[
+                read_llm_message(a)
+                for a in (alternatives if isinstance(alternatives, list) else ())
+            ],
         )
     return LLMMessage(content=_text_of(message))
 

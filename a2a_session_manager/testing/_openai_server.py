@@ -38,10 +38,12 @@ test.")``. A ``Reply`` carries text and/or tool calls (arguments given as a
 value are sent as JSON; given as a ``str`` they are sent verbatim, malformed or
 not), and can ``delay`` its answer, ``stall_after`` N stream events for
 ``stall`` seconds (a read timeout mid-stream), or ``cut_after`` N stream events (the
-socket is closed mid-body, as a broken connection would). ``ErrorReply``
-answers with an OpenAI error body (404 model not found, 429 with
-``retry-after``, 500, ...). The model ``this-model-does-not-exist`` gets the
-404 (chat) or 400 (responses) that the real API sends.
+socket is closed mid-body, as a broken connection would). A chat request with
+``n`` > 1 gets that many choices (JSON only): the reply's, then its
+``alternatives``. ``ErrorReply`` answers with an OpenAI error body (404 model
+not found, 429 with ``retry-after``, 500, ...). The model
+``this-model-does-not-exist`` gets the 404 (chat) or 400 (responses) that the
+real API sends.
 
 Incoming requests are validated like the real API does (400
 ``invalid_request_error``): a model and non-empty messages are required, roles
@@ -106,6 +108,7 @@ class Reply:
     reasoning_tokens: int = 0
     chunk_chars: int = 4  # characters per streamed text/arguments delta
     cut_after: int | None = None  # close the socket after this many stream events
+    alternatives: Sequence[str] = ()  # texts of choices 1.. when a chat request asks n > 1
     stall_after: int | None = None  # pause the stream after this many events ...
     stall: float = 0.0  # ... for this many seconds
     delay: float = 0.0  # seconds to wait before answering
@@ -647,6 +650,9 @@ class LocalOpenAIServer:
         if prompt is None:
             prompt = _safe_count(count_chat_tokens, body["messages"], model)
         completion = self._completion_tokens(reply, model)
+        if reply.completion_tokens is None:
+            for text in self._alternatives(body, reply):
+                completion += _safe_count(count_tokens, text, model)
         return {
             "prompt_tokens": prompt,
             "completion_tokens": completion,
@@ -671,22 +677,36 @@ class LocalOpenAIServer:
                 }
                 for call_id, call in self._calls(reply)
             ]
+        choices = [
+            {
+                "index": 0,
+                "message": message,
+                "logprobs": None,
+                "finish_reason": self._finish_reason(reply),
+            }
+        ]
+        for index, text in enumerate(self._alternatives(body, reply), start=1):
+            other = {"role": "assistant", "content": text, "refusal": None}
+            choices.append(
+                {"index": index, "message": other, "logprobs": None, "finish_reason": "stop"}
+            )
         return {
             "id": _new_id("chatcmpl-"),
             "object": "chat.completion",
             "created": int(time.time()),
             "model": reply.model or body["model"],
-            "choices": [
-                {
-                    "index": 0,
-                    "message": message,
-                    "logprobs": None,
-                    "finish_reason": self._finish_reason(reply),
-                }
-            ],
+            "choices": choices,
             "usage": self._chat_usage(body, reply),
             "system_fingerprint": "fp_local",
         }
+
+    @staticmethod
+    def _alternatives(body: Mapping[str, Any], reply: Reply) -> list[str]:
+        """The texts of choices 1.. (``n`` asked; each the reply's text unless given)."""
+        n = body.get("n")
+        count = n - 1 if isinstance(n, int) and n > 1 else 0
+        given = list(reply.alternatives)[:count]
+        return given + [reply.content or ""] * (count - len(given))
 
     def _chat_chunks(self, body: Mapping[str, Any], reply: Reply) -> list[tuple[str | None, Any]]:
         options = body.get("stream_options") or {}
