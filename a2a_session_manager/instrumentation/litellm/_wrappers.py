@@ -61,13 +61,17 @@ def _by_name(
 
 class _Chunk:
     """A ``ModelResponseStream`` as the chat accumulator reads it: LiteLLM's
-    chunks have no ``usage`` attribute unless usage came with them."""
+    chunks have no ``usage`` attribute unless usage came with them, and name
+    the requested model; the one the provider answered as is in their hidden
+    parameters (a dated version, say, priced as itself)."""
 
     __slots__ = ("choices", "id", "model", "system_fingerprint", "usage")
 
     def __init__(self, chunk: Any) -> None:
         self.id = chunk.id
-        self.model = chunk.model
+        hidden = getattr(chunk, "_hidden_params", None)
+        served = hidden.get("provider_response_model") if isinstance(hidden, dict) else None
+        self.model = served if isinstance(served, str) and served else chunk.model
         self.system_fingerprint = getattr(chunk, "system_fingerprint", None)
         self.usage = getattr(chunk, "usage", None)
         self.choices = chunk.choices
