@@ -3,7 +3,8 @@ streams abandoned or cut by the server (marked like OpenAI streams), several
 choices (none dropped), a Router that falls back from a failed deployment
 (both attempts, the user's message once, each priced by the model that
 answered), Anthropic routes with our Anthropic instrumentation also on (one
-event), and the application's own LiteLLM callbacks left in place and called."""
+event), streamed tool calls round trip, and the application's own LiteLLM
+callbacks left in place and called."""
 
 from __future__ import annotations
 
@@ -30,6 +31,7 @@ from a2a_session_manager.testing import (
     LocalAnthropicServer,
     LocalOpenAIServer,
     Reply,
+    ToolCall,
 )
 from a2a_session_manager.tokens import estimate_cost
 from tests.support.otel import clean_otel
@@ -268,3 +270,43 @@ def test_the_applications_litellm_callbacks_stay_and_are_called(
         litellm.callbacks = []
         litellm.success_callback = []
     assert litellm.callbacks == []
+
+
+@pytest.mark.parametrize("is_async", [False, True], ids=["sync", "async"])
+async def test_a_streamed_tool_call_round_trip(
+    store: InMemorySessionStore, openai_server: LocalOpenAIServer, is_async: bool
+) -> None:
+    call = ToolCall("get_weather", {"city": "Paris"}, id="call_1")
+    openai_server.queue(Reply(tool_calls=[call]), Reply("Sunny, 21C."))
+    tools: Any = [{"type": "function", "function": {"name": "get_weather", "parameters": {}}}]
+
+    async def complete(messages: list[Any]) -> Any:
+        args = {"messages": messages, "api_base": openai_server.base_url, "api_key": "k"}
+        args.update(stream=True, tools=tools)
+        if is_async:
+            chunks = [c async for c in await litellm.acompletion(model=GPT, **args)]
+        else:
+            chunks = list(litellm.completion(model=GPT, **args))
+        return litellm.stream_chunk_builder(chunks, messages=messages)
+
+    messages: list[Any] = [USER]
+    async with asm.session("s"), asm.run("agent"):
+        first = await complete(messages)
+        messages.append(first.choices[0].message.model_dump(exclude_none=True))
+        messages.append({"role": "tool", "tool_call_id": "call_1", "content": "21C, sunny"})
+        await complete(messages)
+    session = recorded(store)
+    events = [e for e in session.events if e.type is not EventType.INSTRUCTIONS]
+    assert [(e.source, e.type) for e in events] == [
+        (EventSource.USER, EventType.MESSAGE),
+        (EventSource.LLM, EventType.MESSAGE),
+        (EventSource.TOOL, EventType.TOOL_CALL),
+        (EventSource.LLM, EventType.MESSAGE),
+    ]
+    asking, tool, answer = events[1:]
+    assert asking.message["tool_calls"] == [
+        {"id": "call_1", "name": "get_weather", "arguments": {"city": "Paris"}}
+    ]
+    assert (tool.message["call_id"], tool.message["result"]) == ("call_1", "21C, sunny")
+    assert tool.metadata["parent_event_id"] == asking.id
+    assert answer.message == "Sunny, 21C."

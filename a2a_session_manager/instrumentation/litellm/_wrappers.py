@@ -61,17 +61,13 @@ def _by_name(
 
 class _Chunk:
     """A ``ModelResponseStream`` as the chat accumulator reads it: LiteLLM's
-    chunks have no ``usage`` attribute unless usage came with them, and name
-    the requested model; the one the provider answered as is in their hidden
-    parameters (a dated version, say, priced as itself)."""
+    chunks have no ``usage`` attribute unless usage came with them."""
 
     __slots__ = ("choices", "id", "model", "system_fingerprint", "usage")
 
     def __init__(self, chunk: Any) -> None:
         self.id = chunk.id
-        hidden = getattr(chunk, "_hidden_params", None)
-        served = hidden.get("provider_response_model") if isinstance(hidden, dict) else None
-        self.model = served if isinstance(served, str) and served else chunk.model
+        self.model = chunk.model
         self.system_fingerprint = getattr(chunk, "system_fingerprint", None)
         self.usage = getattr(chunk, "usage", None)
         self.choices = chunk.choices
@@ -81,12 +77,24 @@ class _StreamAccumulator(ChatAccumulator):
     __slots__ = ()
 
     def add(self, chunk: Any) -> None:
+        first = self.response_id is None
         super().add(_Chunk(chunk))
+        if first:  # read once: a chunk's hidden parameters cost ~1.8 µs to reach
+            self.model = _served_model(chunk) or self.model
 
     def attributes(self) -> dict[str, Any]:
         attributes = super().attributes()
         attributes.update(_cache_write(self.usage))
         return attributes
+
+
+def _served_model(chunk: Any) -> str | None:
+    """The model the provider answered as (a dated version, say, priced as
+    itself): LiteLLM's chunks name the requested one, and keep the provider's
+    in their hidden parameters."""
+    hidden = getattr(chunk, "_hidden_params", None)
+    served = hidden.get("provider_response_model") if isinstance(hidden, dict) else None
+    return served if isinstance(served, str) and served else None
 
 
 def _cache_write(usage: Any) -> dict[str, Any]:
