@@ -70,6 +70,7 @@ from a2a_session_manager.models.session_metadata import SessionMetadata
 from a2a_session_manager.models.session_run import RunStatus, SessionRun
 from a2a_session_manager.models.token_usage import TokenUsage
 from a2a_session_manager.storage.changes import SessionChanges, merge_metadata
+from a2a_session_manager.storage.positions import EventPosition, NewEvents
 from a2a_session_manager.telemetry import semconv
 from a2a_session_manager.telemetry._deferred_content import deferred_content
 from a2a_session_manager.telemetry._guard import log_internal_error
@@ -78,10 +79,10 @@ from a2a_session_manager.telemetry._json import from_json_text
 logger = logging.getLogger(__name__)
 
 Redactor = Callable[[dict[str, Any]], dict[str, Any]]
-# Reads a session's stored events (``None`` when it has none); called by the
-# mapper at most once per session and batch, when a request may continue a
-# call this process has not seen.
-History = Callable[[str], Iterable[SessionEvent] | None]
+# Reads the events a session stored after a position (``storage.positions``);
+# called by the mapper at most once per session and batch, when a request may
+# continue a call this process has not seen.
+History = Callable[[str, EventPosition], NewEvents]
 
 _ERROR_MESSAGE_LIMIT = 2_000
 TRACE_SESSION_PREFIX = "trace-"
@@ -457,12 +458,13 @@ class SpanMapper:
         return _Continued(0, None)
 
     def _load(self, state: SessionState, session_id: str) -> bool:
-        """Read the session's recorded calls from the store, once per batch."""
+        """Fold in the calls the store recorded since the last read, once per
+        batch; ``True`` if there were any."""
         if self.history is None or state.loaded_batch == self._batch:
             return False
         state.loaded_batch = self._batch
         try:
-            events = self.history(session_id)
+            new = self.history(session_id, state.position)
         except Exception:
             logger.warning(
                 "could not read session %.64r to recognise a continued conversation; "
@@ -471,9 +473,10 @@ class SpanMapper:
                 exc_info=True,
             )
             return False
-        if events is None:
+        state.position = new.position
+        if not new.events:
             return False
-        state_from_events(state, events)
+        state_from_events(state, new.events)
         return True
 
     @staticmethod

@@ -49,11 +49,11 @@ from a2a_session_manager.exporters._duplicate_chats import DuplicateChats
 from a2a_session_manager.exporters._fork import watch_process_boundaries
 from a2a_session_manager.exporters._mapping import Redactor, SpanMapper, span_attributes
 from a2a_session_manager.models.json_values import unencodable_count
-from a2a_session_manager.models.session_event import SessionEvent
-from a2a_session_manager.storage.base import SessionStore
+from a2a_session_manager.storage.base import IncrementalEventReader, SessionStore
 from a2a_session_manager.storage.changes import SessionChanges
 from a2a_session_manager.storage.errors import StoreUnavailableError
 from a2a_session_manager.storage.memory import InMemorySessionStore
+from a2a_session_manager.storage.positions import EventPosition, NewEvents, events_after
 from a2a_session_manager.storage.provider import SessionStoreProvider
 from a2a_session_manager.telemetry import semconv
 from a2a_session_manager.telemetry._context import scope_in
@@ -252,16 +252,20 @@ class SessionSpanProcessor(SpanProcessor):
         if isinstance(store, InMemorySessionStore) and store.read_barrier == self._drain_for_reader:
             store.set_read_barrier(None)
 
-    def _stored_events(self, session_id: str) -> list[SessionEvent] | None:
-        """The session's stored events, for the mapper to recognise calls that
-        another process (or this one, before it forgot them) recorded."""
+    def _stored_events(self, session_id: str, position: EventPosition) -> NewEvents:
+        """The events the session stored after ``position``, for the mapper to
+        recognise calls that another process (or this one, before it forgot
+        them) recorded."""
         store = self.store if self.store is not None else SessionStoreProvider.get_store()
         token = context.attach(_SUPPRESSED)
         try:
+            if isinstance(store, IncrementalEventReader):
+                return store.events_since(session_id, position)
+            # A custom store with only the SessionStore protocol: read it whole.
             stored = store.get(session_id)
         finally:
             context.detach(token)
-        return None if stored is None else stored.events
+        return events_after(stored.events if stored is not None else (), position)
 
     # -- read-your-writes -----------------------------------------------------
     def on_scope_return(self) -> None:

@@ -21,6 +21,7 @@ from a2a_session_manager.models.event_source import EventSource
 from a2a_session_manager.models.event_type import EventType
 from a2a_session_manager.models.payloads import RETRY_OF, read_llm_message, read_tool_call
 from a2a_session_manager.models.session_event import SessionEvent
+from a2a_session_manager.storage.positions import START, EventPosition
 
 MAX_CALLS = 256  # recorded calls remembered per session
 MAX_RETRIES = 64  # unfinished calls remembered per session, until retried
@@ -75,6 +76,9 @@ class SessionState:
     # event ids of unfinished calls retried here (the store may not say so yet)
     retried: _Bounded = field(default_factory=lambda: _Bounded(MAX_RETRIES))
     loaded_batch: int = -1  # the batch in which the store was last read
+    # How far the store's events are folded in: the next read starts there
+    # (a state made anew, after eviction, reads the whole session again).
+    position: EventPosition = START
 
     def add_call(self, digest: str, ref: CallRef) -> None:
         if digest in self.calls:

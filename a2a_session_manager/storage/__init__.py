@@ -4,6 +4,7 @@ application's current store, and a URL factory. Nothing here imports OTel."""
 from a2a_session_manager.storage.base import (
     AsyncSessionReader,
     BaseSessionStore,
+    IncrementalEventReader,
     SearchableSessionStore,
     SessionStore,
 )
@@ -19,6 +20,7 @@ from a2a_session_manager.storage.errors import (
 from a2a_session_manager.storage.factory import UnknownStoreURLError, create_store
 from a2a_session_manager.storage.file import FileSessionStore, create_file_session_store
 from a2a_session_manager.storage.memory import InMemorySessionStore
+from a2a_session_manager.storage.positions import EventPosition, NewEvents
 from a2a_session_manager.storage.provider import SessionStoreProvider
 from a2a_session_manager.storage.query import (
     InvalidCursorError,
@@ -32,10 +34,13 @@ __all__ = [
     "AsyncSessionReader",
     "BaseSessionStore",
     "EventOrderError",
+    "EventPosition",
     "FileSessionStore",
     "InMemorySessionStore",
+    "IncrementalEventReader",
     "InvalidCursorError",
     "InvalidSessionIdError",
+    "NewEvents",
     "Page",
     "RedisSessionStore",
     "SearchableSessionStore",

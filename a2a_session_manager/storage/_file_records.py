@@ -263,6 +263,21 @@ def session_from_log(data: bytes, session_id: str, where: str) -> Session | None
     return session
 
 
+def events_from_lines(lines: list[bytes], where: str) -> list[SessionEvent]:
+    """The events among complete lines of a log (its tail, for
+    ``events_since``), each once where it first appears, with its last value.
+
+    Raises ``SessionCorruptedError`` for a line that is not a record.
+    """
+    payloads: list[bytes] = []
+    for lineno, line in enumerate(lines, 1):
+        if line.startswith(b'{"e":'):
+            payloads.append(line[5:-1])
+        else:
+            _check_frame(line, lineno, where)
+    return _parse_events(payloads, lines, where)[0] if payloads else []
+
+
 def _first_bad(payloads: list[bytes], linenos: list[int], model: type[Any]) -> int:
     for payload, lineno in zip(payloads, linenos, strict=True):
         try:

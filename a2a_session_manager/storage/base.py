@@ -1,6 +1,7 @@
 """The session store protocols, and what every built-in store shares: ``save``
-(``apply`` of what is new), paged listing on top of ``list_page``, and async
-reads (a worker thread unless a store has a better way)."""
+(``apply`` of what is new), paged listing on top of ``list_page``, incremental
+event reads on top of ``get``, and async reads (a worker thread unless a store
+has a better way)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from a2a_session_manager.storage.changes import (
     changes_since_persisted,
     mark_saved,
 )
+from a2a_session_manager.storage.positions import START, EventPosition, NewEvents, events_after
 from a2a_session_manager.storage.query import Page, SessionQuery, SessionSummary, summary_of
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -70,6 +72,23 @@ class SearchableSessionStore(SessionStore, Protocol):
     ) -> Page[SessionSummary]: ...
 
     def summary(self, session_id: str) -> SessionSummary | None: ...
+
+
+@runtime_checkable
+class IncrementalEventReader(Protocol):
+    """Reads only what a session gained since an earlier read (every built-in
+    store), so a reader that follows a growing session pays for the new
+    events, not for the whole session each time (see ``storage.positions``).
+
+    ``events_since`` returns the events first appended after ``position``, as
+    they are now, and the position to pass next time; a session that does not
+    exist has none. A session deleted and written again since ``position`` is
+    read from its first event. An event replaced in place keeps its position:
+    replaced before ``position``, it may or may not be returned again (the file
+    store returns it, its log records the replacement as a new line).
+    """
+
+    def events_since(self, session_id: str, position: EventPosition = START) -> NewEvents: ...
 
 
 @runtime_checkable
@@ -131,6 +150,13 @@ class BaseSessionStore:
 
     def children(self, session_id: str) -> list[str]:
         raise NotImplementedError
+
+    def events_since(self, session_id: str, position: EventPosition = START) -> NewEvents:
+        """The events stored after ``position`` (``IncrementalEventReader``).
+        This default reads the whole session (built-in stores read only the new
+        events)."""
+        session = self.get(session_id)
+        return events_after(session.events if session is not None else (), position)
 
     # -- listing and queries ----------------------------------------------
     def list_page(

@@ -18,6 +18,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import zlib
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -39,6 +40,7 @@ from a2a_session_manager.storage._file_log import (
     locked_append,
     read_first_line,
     read_log,
+    read_log_from,
     remove_locked,
 )
 from a2a_session_manager.storage._file_names import (
@@ -54,6 +56,12 @@ from a2a_session_manager.storage.errors import (
     SessionCorruptedError,
     StoreUnavailableError,
     validate_session_id,
+)
+from a2a_session_manager.storage.positions import (
+    START,
+    EventPosition,
+    LogPlace,
+    NewEvents,
 )
 from a2a_session_manager.storage.query import (
     EventTotals,
@@ -301,6 +309,66 @@ class FileSessionStore(BaseSessionStore):
             return None
         with gc_paused():
             return records.session_from_log(data, session_id, path)
+
+    def events_since(self, session_id: str, position: EventPosition = START) -> NewEvents:
+        """Reads the log from where ``position`` stopped: the last line read
+        before, to check it is still the same log, then what follows it."""
+        path = self._path_or_none(session_id)
+        if path is None:
+            return NewEvents([], START)
+        place = position.log
+        if place is not None:
+            found = self._read(read_log_from, path, place.anchor_start)
+            if found is None:
+                return NewEvents([], START)
+            key, data = found
+            start, anchor = place.anchor_start, place.offset - place.anchor_start
+            if (
+                key == (place.device, place.inode)
+                and len(data) >= anchor
+                and data[anchor - 1 : anchor] == b"\n"
+                and zlib.crc32(data[:anchor]) == place.anchor_crc
+            ):
+                return self._events_in(session_id, path, key, data, start, anchor, position)
+        # First read, or the log was deleted and written again: all of it.
+        found = self._read(read_log_from, path, 0)
+        if found is None:
+            return NewEvents([], START)
+        key, data = found
+        return self._events_in(session_id, path, key, data, 0, 0, START)
+
+    def _events_in(
+        self,
+        session_id: str,
+        path: str,
+        key: FileKey,
+        data: bytes,
+        start: int,
+        skip: int,
+        position: EventPosition,
+    ) -> NewEvents:
+        """The events in ``data`` (the log from byte ``start`` on) after its
+        first ``skip`` bytes, and where the next read starts."""
+        end = data.rfind(b"\n") + 1  # an unfinished last line is not there yet
+        if end <= skip:
+            return NewEvents([], position)
+        lines = data[skip : end - 1].split(b"\n")
+        if start == skip == 0 and records.id_from_first_line(lines[0]) != session_id:
+            raise SessionCorruptedError(
+                f"{path}: first line does not record session {session_id!r}"
+            )
+        with gc_paused():
+            events = records.events_from_lines(lines, f"{path} from byte {start + skip}")
+        last = end - len(lines[-1]) - 1  # where the last line read starts: the next anchor
+        place = LogPlace(key[0], key[1], start + last, start + end, zlib.crc32(data[last:end]))
+        return NewEvents(
+            events,
+            EventPosition(
+                position.events_read + len(events),
+                events[-1].id if events else position.last_id,
+                place,
+            ),
+        )
 
     def exists(self, session_id: str) -> bool:
         path = self._path_or_none(session_id)

@@ -19,6 +19,7 @@ from a2a_session_manager.storage._summary_index import SummaryIndex, SummaryUpda
 from a2a_session_manager.storage.base import BaseSessionStore, as_query
 from a2a_session_manager.storage.changes import SessionChanges, mark_persisted, merge_metadata
 from a2a_session_manager.storage.errors import validate_session_id
+from a2a_session_manager.storage.positions import START, EventPosition, NewEvents, events_after
 from a2a_session_manager.storage.query import (
     EventTotals,
     Page,
@@ -183,6 +184,12 @@ class InMemorySessionStore(BaseSessionStore):
             )
         mark_persisted(session)
         return session
+
+    def events_since(self, session_id: str, position: EventPosition = START) -> NewEvents:
+        self._before_read()
+        with self._lock:
+            record = self._records.get(session_id)
+            return events_after(record.events if record is not None else (), position)
 
     def delete(self, session_id: str) -> None:
         with self._lock:

@@ -55,6 +55,7 @@ from a2a_session_manager.storage.errors import (
     StoreUnavailableError,
     validate_session_id,
 )
+from a2a_session_manager.storage.positions import START, EventPosition, NewEvents
 from a2a_session_manager.storage.query import (
     Page,
     SessionQuery,
@@ -501,6 +502,42 @@ class RedisSessionStore(BaseSessionStore):
             state={_text(k): json.loads(v) for k, v in state.items()},
             token_summary=summary,
         )
+
+    def events_since(self, session_id: str, position: EventPosition = START) -> NewEvents:
+        if not _is_valid_id(session_id):
+            return NewEvents([], START)
+        keys = self._keys(session_id)
+        anchor = position.last_id
+        count = position.events_read if anchor is not None else 0
+        with translate_redis_errors("read session events"):
+            if count:
+                # One snapshot: the anchor still where it was, and what follows it.
+                at, raw = run_plan(
+                    self._client,
+                    _steps(
+                        Step(
+                            [
+                                ("hget", (keys.evidx, anchor), {}),
+                                ("lrange", (keys.events, count, -1), {}),
+                            ],
+                            transaction=True,
+                        )
+                    ),
+                )
+                if at is None or int(at) != count - 1:
+                    count = 0  # deleted and written again since: read it from the start
+            if not count:
+                raw = self._client.lrange(keys.events, 0, -1)
+        try:
+            with gc_paused():
+                events = events_from_json_lines(raw)
+        except ValueError as exc:
+            raise SessionCorruptedError(
+                f"the events of session {session_id[:200]!r} in Redis cannot be read: {exc}"
+            ) from exc
+        if not events:
+            return NewEvents([], EventPosition(count, anchor if count else None))
+        return NewEvents(events, EventPosition(count + len(events), events[-1].id))
 
     def exists(self, session_id: str) -> bool:
         if not _is_valid_id(session_id):
