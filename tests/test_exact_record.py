@@ -339,6 +339,49 @@ def test_two_workers_serving_alternating_turns_record_each_message_once(
     ]
 
 
+@pytest.mark.parametrize("backend", ["file", "redis"])
+def test_two_workers_alternating_with_examples_in_every_request(
+    backend: str, tmp_path: Path, request: pytest.FixtureRequest, openai_server: LocalOpenAIServer
+) -> None:
+    """Every request starts with a few-shot example (an assistant message no
+    call produced), so each worker reads what the other stored since its last
+    read (``events_since``) to find the call its request continues."""
+    store_url = (
+        f"file://{tmp_path / 'sessions'}"
+        if backend == "file"
+        else request.getfixturevalue("redis_url")
+    )
+    turns = ["hi", "what now?", "hi", "and then?", "hi", "bye"]
+    openai_server.queue(*[Reply(f"answer {i}") for i in range(len(turns))])
+    workers = [_worker(store_url, openai_server.base_url) for _ in range(2)]
+    try:
+        messages: list[Any] = [_user("1+1?"), {"role": "assistant", "content": "2"}]
+        for index, text in enumerate(turns):
+            worker = workers[index % 2]
+            assert worker.stdin is not None and worker.stdout is not None
+            messages.append(_user(text))
+            worker.stdin.write(json.dumps({"session_id": "shots", "messages": messages}) + "\n")
+            worker.stdin.flush()
+            reply = json.loads(worker.stdout.readline())
+            messages.append({"role": "assistant", "content": reply["content"]})
+    finally:
+        for worker in workers:
+            assert worker.stdin is not None
+            worker.stdin.close()
+        for worker in workers:
+            assert worker.wait(timeout=60) == 0
+    session = _stored(create_store(store_url), "shots")
+    assert _kinds(session) == ["U", "L"] + ["U", "L"] * len(turns)
+    assert [e.message for e in session.events] == [
+        "1+1?",
+        "2",
+        *[m for i, text in enumerate(turns) for m in (text, f"answer {i}")],
+    ]
+    example, *calls = (e for e in session.events if e.source is EventSource.LLM)
+    assert example.metadata["origin"] == "request" and example.token_usage is None
+    assert all(call.token_usage is not None for call in calls)
+
+
 def test_a_retry_served_by_a_process_that_never_saw_the_failure(
     tmp_path: Path, openai_server: LocalOpenAIServer
 ) -> None:
