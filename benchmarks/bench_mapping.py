@@ -10,14 +10,24 @@ only the new user message and the reply. The cost per call grows with the
 request's length (each message is hashed), so the cost per message of the
 request should stay flat from 4 to 200 messages (the shortest request that
 continues a call: system, user, reply, user).
+
+The second table: a stateless application whose every request carries an
+assistant message no recorded call produced (a few-shot example), so each
+batch asks the store what the session gained (``events_since``). Batches of
+100 calls into a session that already holds 1,000 / 10,000 / 100,000 events
+(half of them LLM events), side by side with reading the whole session each
+batch (what the exporter did before): the cost per call must stay flat.
 """
 
 from __future__ import annotations
 
 import gc
 import json
+import os
 import statistics
+import tempfile
 import time
+from collections.abc import Callable
 from typing import Any
 
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
@@ -25,10 +35,16 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from a2a_session_manager.exporters import SpanMapper
+from a2a_session_manager.models import EventSource, SessionEvent
+from a2a_session_manager.storage import FileSessionStore, InMemorySessionStore, SessionChanges
+from a2a_session_manager.storage.positions import START, EventPosition, NewEvents
 from a2a_session_manager.telemetry import semconv
 
 SIZES = (4, 20, 200)
 SESSIONS = 300
+HISTORY_SIZES = (1_000, 10_000, 100_000)
+CALLS_PER_BATCH = 100
+HISTORY_BATCHES = 5
 
 
 def _text(role: str, text: str) -> dict[str, Any]:
@@ -100,7 +116,128 @@ def bench_continuation(n: int) -> tuple[float, int]:
     return statistics.median(samples), made
 
 
+def _few_shot_spans(session_id: str, calls: int) -> list[ReadableSpan]:
+    """Chat spans of a stateless app: a few-shot example, then a new question."""
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    tracer = provider.get_tracer("a2a_session_manager.instrumentation.openai")
+    example = [_text("user", "1+1?"), _text("assistant", "2")]
+    for index in range(calls):
+        with tracer.start_as_current_span("chat gpt-4o-mini") as span:
+            span.set_attributes(
+                {
+                    semconv.SESSION_ID: session_id,
+                    semconv.GEN_AI_OPERATION_NAME: semconv.OPERATION_CHAT,
+                    semconv.GEN_AI_REQUEST_MODEL: "gpt-4o-mini",
+                    semconv.GEN_AI_USAGE_INPUT_TOKENS: 20,
+                    semconv.GEN_AI_USAGE_OUTPUT_TOKENS: 5,
+                    semconv.GEN_AI_INPUT_MESSAGES: json.dumps(
+                        [*example, _text("user", f"Question {index}?")]
+                    ),
+                    semconv.GEN_AI_OUTPUT_MESSAGES: json.dumps(
+                        [_text("assistant", f"Answer {index}.")]
+                    ),
+                }
+            )
+    provider.shutdown()
+    return list(exporter.get_finished_spans())
+
+
+def _stored_before(n: int) -> list[SessionEvent]:
+    """``n`` events as earlier calls leave them: user messages and LLM events
+    carrying the digests the mapper folds."""
+    events = []
+    for k in range(n // 2):
+        events.append(SessionEvent(id=f"u{k}", message=f"question {k}", source=EventSource.USER))
+        events.append(
+            SessionEvent(
+                id=f"l{k}",
+                message=f"answer {k}",
+                source=EventSource.LLM,
+                metadata={"conversation_digest": f"d{k}", "context_digest": "c"},
+            )
+        )
+    return events
+
+
+class _History:
+    """The exporter's history read (``events_since``), or the whole session
+    each time (``whole``, as before); counts the events read back."""
+
+    def __init__(self, store: Any, *, whole: bool) -> None:
+        self.store, self.whole, self.events_read = store, whole, 0
+
+    def __call__(self, session_id: str, position: EventPosition) -> NewEvents:
+        new: NewEvents = self.store.events_since(session_id, START if self.whole else position)
+        self.events_read += len(new.events)
+        return new
+
+
+def bench_history(store: Any, n: int) -> dict[str, tuple[float, float]]:
+    """µs of mapper CPU per call (median over batches) and events read back per
+    batch, for incremental and whole reads of a session holding ``n`` events."""
+    variants: dict[str, tuple[SpanMapper, _History, list[list[ReadableSpan]]]] = {}
+    for name in ("incremental", "whole"):
+        session_id = f"{name}-{n}"
+        store.apply(SessionChanges(session_id, events=_stored_before(n)))
+        history = _History(store, whole=name == "whole")
+        spans = _few_shot_spans(session_id, CALLS_PER_BATCH * (HISTORY_BATCHES + 1))
+        batches = [spans[i : i + CALLS_PER_BATCH] for i in range(0, len(spans), CALLS_PER_BATCH)]
+        variants[name] = (SpanMapper(history=history), history, batches)
+    samples: dict[str, list[float]] = {name: [] for name in variants}
+    read: dict[str, list[int]] = {name: [] for name in variants}
+    for batch in range(HISTORY_BATCHES + 1):  # the first: this process's first (whole) read
+        order = list(variants) if batch % 2 else list(reversed(variants))
+        for name in order:
+            mapper, history, batches = variants[name]
+            before = history.events_read
+            gc.disable()
+            try:
+                start = time.thread_time_ns()
+                changes = mapper.map(batches[batch])
+                spent = time.thread_time_ns() - start
+            finally:
+                gc.enable()
+            for item in changes.values():
+                store.apply(item)
+            if batch:
+                samples[name].append(spent / 1000 / CALLS_PER_BATCH)
+                read[name].append(history.events_read - before)
+    return {
+        name: (statistics.median(samples[name]), statistics.median(read[name])) for name in variants
+    }
+
+
+def _history_rows(label: str, make: Callable[[], Any]) -> list[str]:
+    rows = []
+    for n in HISTORY_SIZES:
+        store = make()
+        try:
+            found = bench_history(store, n)
+        finally:
+            store.close()
+        (new_us, new_read), (old_us, old_read) = found["incremental"], found["whole"]
+        rows.append(
+            f"| {label} | {n:,} | {new_us:.1f} | {new_read:,.0f} | {old_us:.1f} | "
+            f"{old_read:,.0f} | {old_us / new_us:.1f}× |"
+        )
+    return rows
+
+
 def main() -> str:
+    history_rows = [
+        "| store | events before | µs per call, incremental | events read per batch | "
+        "µs per call, whole session | events read per batch | whole / incremental |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    history_rows += _history_rows("memory", InMemorySessionStore)
+    with tempfile.TemporaryDirectory() as directory:
+        counter = iter(range(len(HISTORY_SIZES)))
+        history_rows += _history_rows(
+            "file",
+            lambda: FileSessionStore(os.path.join(directory, str(next(counter)))),
+        )
     rows = [
         "| request messages | µs per call (median) | µs per request message | events recorded |",
         "|---:|---:|---:|---:|",
@@ -115,6 +252,16 @@ def main() -> str:
             "Each call records only what is new (the last user message and the reply).",
             "",
             *rows,
+            "",
+            "Every request carries an assistant message no recorded call produced "
+            f"(a few-shot example), in batches of {CALLS_PER_BATCH} calls, so every "
+            "batch asks the store what the session gained. Mapper CPU per call "
+            "(`time.thread_time_ns`, the store read and the fold included, median of "
+            f"{HISTORY_BATCHES} batches after the first), the two variants interleaved "
+            "batch by batch; *whole session* reads every event each batch, as the "
+            "exporter did before `events_since`.",
+            "",
+            *history_rows,
         ]
     )
 
