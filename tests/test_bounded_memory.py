@@ -51,7 +51,9 @@ def test_big_events_into_a_live_redis_stay_small(redis_server: RedisServer) -> N
     result = _record_big_runs(redis_server.url)
     assert result["peak_rss_mib"] < PEAK_RSS_LIMIT_MIB, result
     assert result["readable"] == RUNS, result
-    assert result["dropped_events"] == result["late"] == 0, result
+    # Nothing dropped. (How many returns waited out the flush deadline depends
+    # on the machine's load: the benchmark reports it, the test does not time.)
+    assert result["dropped_events"] == 0, result
 
 
 def test_the_buffer_drops_oldest_sessions_beyond_its_byte_bound() -> None:
