@@ -44,7 +44,7 @@ from a2a_session_manager.exporters._foreign_chat import is_foreign_chat
 from a2a_session_manager.exporters._mapping import span_attributes
 from a2a_session_manager.telemetry import semconv
 from a2a_session_manager.telemetry._guard import log_internal_error
-from a2a_session_manager.telemetry._tracers import is_own_tracer
+from a2a_session_manager.telemetry._tracers import is_chat_tracer, is_own_tracer
 
 _LIMIT = 4096  # spans of calls with more than one chat span, in flight at once
 
@@ -118,13 +118,15 @@ class DuplicateChats:
             log_internal_error("comparing a chat span with the calls in flight")
 
     def _on_start(self, span: Span, own: bool) -> None:
-        attrs = span_attributes(span)
         if own:
-            if attrs.get(semconv.GEN_AI_OPERATION_NAME) != semconv.OPERATION_CHAT:
+            # Told by the tracer: our chat spans may get their attributes just
+            # after they start (``telemetry._fast_spans``).
+            scope = span.instrumentation_scope
+            if scope is None or not is_chat_tracer(scope.name):
                 return  # runs, tools, sessions
             chat = True
         else:
-            chat = is_foreign_chat(attrs)
+            chat = is_foreign_chat(span_attributes(span))
         last = _last_chat.get()
         if last is not None and not (_nested_in(span, last) or (not own and _wraps(span, last))):
             last = None

@@ -70,6 +70,7 @@ from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
 from a2a_session_manager.exporters._fork import watch_process_boundaries
 from a2a_session_manager.exporters._mapping import span_attributes
 from a2a_session_manager.telemetry import semconv
+from a2a_session_manager.telemetry._fast_spans import blind_on_start
 from a2a_session_manager.telemetry._guard import internal_errors
 from a2a_session_manager.telemetry._tracers import TRACER_NAME, is_own_tracer
 from a2a_session_manager.tokens.pricing import estimate_cost
@@ -227,6 +228,7 @@ def _int(attrs: Mapping[str, Any], key: str) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None
 
 
+@blind_on_start
 class GenAIMetricsProcessor(SpanProcessor):
     """Records the conventions' GenAI metrics for our inference, agent and
     tool spans through ``meter_provider``'s instruments."""

@@ -57,6 +57,7 @@ from a2a_session_manager.storage.positions import EventPosition, NewEvents, even
 from a2a_session_manager.storage.provider import SessionStoreProvider
 from a2a_session_manager.telemetry import semconv
 from a2a_session_manager.telemetry._context import scope_in
+from a2a_session_manager.telemetry._fast_spans import blind_on_start
 from a2a_session_manager.telemetry._tracers import is_own_tracer
 
 logger = logging.getLogger(__name__)
@@ -80,6 +81,7 @@ class _Pass:
         self.retry_now = False
 
 
+@blind_on_start  # our chat spans are told apart by their tracer at start
 class SessionSpanProcessor(SpanProcessor):
     """Records ended spans into ``store`` (default: ``SessionStoreProvider``'s store)."""
 

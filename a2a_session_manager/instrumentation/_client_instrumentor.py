@@ -14,6 +14,8 @@ from opentelemetry.instrumentation.instrumentor import (  # type: ignore[attr-de
     BaseInstrumentor,
 )
 
+from a2a_session_manager.telemetry._tracers import chat_tracer_name
+
 logger = logging.getLogger(__name__)
 
 try:
@@ -65,7 +67,7 @@ class ClientInstrumentor(BaseInstrumentor):  # type: ignore[misc]
         """The tracer of this instrumentation, on the provider it was given."""
         self._tracer_provider = kwargs.get("tracer_provider")
         return trace.get_tracer(
-            f"a2a_session_manager.instrumentation.{self.package}",
+            chat_tracer_name(self.package),
             VERSION,
             tracer_provider=self._tracer_provider,
         )

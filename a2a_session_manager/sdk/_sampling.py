@@ -10,7 +10,10 @@ from opentelemetry.trace import Link, SpanKind
 from opentelemetry.trace.span import TraceState
 from opentelemetry.util.types import Attributes
 
+from a2a_session_manager.telemetry._fast_spans import delegating_sampler
 
+
+@delegating_sampler("inner")
 class RecordEverySpan(Sampler):
     """Wraps a sampler: a span it drops is still recorded (``RECORD_ONLY``), so
     span processors see it, while exporters such as ``BatchSpanProcessor``

@@ -27,7 +27,7 @@ from anthropic._response import APIResponse, AsyncAPIResponse
 from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry.instrumentation.utils import is_instrumentation_enabled
-from opentelemetry.trace import Span, SpanKind, Tracer
+from opentelemetry.trace import Span, Tracer
 
 from a2a_session_manager.instrumentation._chat_wrappers import (
     Wrapper,
@@ -46,6 +46,7 @@ from a2a_session_manager.instrumentation.openai._spans import end_span
 from a2a_session_manager.instrumentation.openai._stream import AsyncStreamProxy, SyncStreamProxy
 from a2a_session_manager.telemetry._context import scope_attributes
 from a2a_session_manager.telemetry._deferred_content import ContentProducer
+from a2a_session_manager.telemetry._fast_spans import start_client_span
 from a2a_session_manager.telemetry._guard import internal_errors, log_internal_error
 from a2a_session_manager.telemetry._recorded_call import call_recorded
 
@@ -101,7 +102,7 @@ def _start(tracer: Tracer, instance: Any, kwargs: dict[str, Any]) -> _Call | Non
         attributes.update(scope_attributes())
         model = kwargs.get("model")
         name = f"chat {model}" if isinstance(model, str) else "chat"
-        span = tracer.start_span(name, kind=SpanKind.CLIENT, attributes=attributes)
+        span = start_client_span(tracer, name, attributes)
         snapshot = None
         if span.is_recording():
             messages = kwargs.get("messages")
