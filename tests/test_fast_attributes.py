@@ -39,6 +39,10 @@ def test_values_needing_the_sdks_checks_go_through_it() -> None:
     provider = TracerProvider()
     odd = {"nested": {"a": 1}, "mixed": [1, "x"], "none": None}
     assert _stored(provider, odd, trusted=True) == _stored(provider, odd, trusted=False)
+    mixed_tuple = {"s": "text", "t": ("a", 1)}
+    assert _stored(provider, mixed_tuple, trusted=True) == _stored(
+        provider, mixed_tuple, trusted=False
+    )
 
 
 def test_limits_are_kept() -> None:

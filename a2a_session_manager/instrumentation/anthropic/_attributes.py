@@ -141,7 +141,7 @@ def response_attributes(message: Any) -> Attributes:
         attributes[semconv.GEN_AI_RESPONSE_MODEL] = model
     reason = finish_reason(field(message, "stop_reason"))
     if reason is not None:
-        attributes[semconv.GEN_AI_RESPONSE_FINISH_REASONS] = [reason]
+        attributes[semconv.GEN_AI_RESPONSE_FINISH_REASONS] = (reason,)
     attributes.update(usage_attributes(field(message, "usage")))
     return attributes
 

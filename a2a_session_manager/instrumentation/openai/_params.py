@@ -57,9 +57,9 @@ def _legacy_max_tokens(attributes: Attributes, value: Any) -> None:
 
 def _stop(attributes: Attributes, value: Any) -> None:
     if isinstance(value, str):
-        attributes[semconv.GEN_AI_REQUEST_STOP_SEQUENCES] = [value]
+        attributes[semconv.GEN_AI_REQUEST_STOP_SEQUENCES] = (value,)
     elif isinstance(value, list | tuple) and all(isinstance(s, str) for s in value):
-        attributes[semconv.GEN_AI_REQUEST_STOP_SEQUENCES] = list(value)
+        attributes[semconv.GEN_AI_REQUEST_STOP_SEQUENCES] = tuple(value)
 
 
 def _choice_count(attributes: Attributes, value: Any) -> None:
