@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Mapping
+from operator import attrgetter
 from typing import Any
 
 from a2a_session_manager.instrumentation.openai._messages import (
     chat_input_messages,
     chat_output_messages,
     field,
+    fields,
     responses_input_messages,
     responses_output_messages,
     system_instructions,
@@ -149,30 +151,39 @@ def tool_definitions(tools: Any) -> list[dict[str, Any]]:
     return definitions
 
 
-def _response_identity(attributes: Attributes, response: Any) -> None:
-    response_id = field(response, "id")
+_IDENTITY = ("id", "model", "service_tier")
+_read_identity = attrgetter(*_IDENTITY)
+_CHAT_RESPONSE = (*_IDENTITY, "system_fingerprint", "choices", "usage")
+_read_chat_response = attrgetter(*_CHAT_RESPONSE)
+
+
+def _identity(attributes: Attributes, response_id: Any, model: Any, tier: Any) -> None:
     if isinstance(response_id, str):
         attributes[semconv.GEN_AI_RESPONSE_ID] = response_id
-    model = field(response, "model")
     if isinstance(model, str):
         attributes[semconv.GEN_AI_RESPONSE_MODEL] = model
-    tier = field(response, "service_tier")
     if isinstance(tier, str):
         attributes[semconv.OPENAI_RESPONSE_SERVICE_TIER] = tier
+
+
+def _response_identity(attributes: Attributes, response: Any) -> None:
+    _identity(attributes, *fields(response, _read_identity, _IDENTITY))
 
 
 def chat_response_attributes(response: Any) -> Attributes:
     """Attributes of a (non-streamed) ``ChatCompletion``, without content."""
     attributes: Attributes = {}
-    _response_identity(attributes, response)
-    fingerprint = field(response, "system_fingerprint")
+    response_id, model, tier, fingerprint, choices, usage = fields(
+        response, _read_chat_response, _CHAT_RESPONSE
+    )
+    _identity(attributes, response_id, model, tier)
     if isinstance(fingerprint, str):
         attributes[semconv.OPENAI_RESPONSE_SYSTEM_FINGERPRINT] = fingerprint
-    choices = field(response, "choices") or ()
-    reasons = [str(r) for r in (field(c, "finish_reason") for c in choices) if r is not None]
+    reasons = [str(r) for r in (field(c, "finish_reason") for c in choices or ()) if r is not None]
     if reasons:
-        attributes[semconv.GEN_AI_RESPONSE_FINISH_REASONS] = reasons
-    attributes.update(usage_attributes(field(response, "usage")))
+        attributes[semconv.GEN_AI_RESPONSE_FINISH_REASONS] = tuple(reasons)
+    if usage is not None:
+        attributes.update(usage_attributes(usage))
     return attributes
 
 
@@ -202,7 +213,7 @@ def responses_response_attributes(response: Any) -> Attributes:
     attributes: Attributes = {}
     _response_identity(attributes, response)
     reason = responses_finish_reason(response)
-    attributes[semconv.GEN_AI_RESPONSE_FINISH_REASONS] = [reason]
+    attributes[semconv.GEN_AI_RESPONSE_FINISH_REASONS] = (reason,)
     attributes.update(usage_attributes(field(response, "usage")))
     return attributes
 

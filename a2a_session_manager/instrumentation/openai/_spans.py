@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 from opentelemetry.trace import Span, Status, StatusCode
@@ -20,17 +21,14 @@ from a2a_session_manager.telemetry._fast_attributes import set_trusted_attribute
 from a2a_session_manager.telemetry._guard import log_internal_error
 
 
-def _plain(content: ContentProducer) -> ContentProducer:
-    def produce() -> dict[str, Any]:
-        return {key: plain_json(value) for key, value in content().items()}
-
-    return produce
+def _plain(content: ContentProducer) -> dict[str, Any]:
+    return {key: plain_json(value) for key, value in content().items()}
 
 
 def _record_content(span: Span, content: ContentProducer, attributes: dict[str, Any]) -> None:
     """The call's messages: as JSON attributes when spans carry content (the
     conventions' opt-in), else handed to the session mapper to build later."""
-    if not content_on_spans() and defer_content(span, _plain(content)):
+    if not content_on_spans() and defer_content(span, partial(_plain, content)):
         return
     for key, value in content().items():
         attributes[key] = to_json(value)

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from operator import attrgetter
 from typing import Any
 
-from a2a_session_manager.instrumentation.openai._messages import field
+from a2a_session_manager.instrumentation.openai._messages import field, fields
 from a2a_session_manager.telemetry import semconv
 from a2a_session_manager.tokens import count_chat_tokens, count_tokens
 
@@ -17,20 +18,37 @@ def _int(value: Any) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
+_CHAT_USAGE = (
+    "prompt_tokens",
+    "completion_tokens",
+    "prompt_tokens_details",
+    "completion_tokens_details",
+)
+_read_chat_usage = attrgetter(*_CHAT_USAGE)
+_RESPONSES_USAGE = (
+    "input_tokens",
+    "output_tokens",
+    "input_tokens_details",
+    "output_tokens_details",
+)
+_read_responses_usage = attrgetter(*_RESPONSES_USAGE)
+
+
 def usage_attributes(usage: Any) -> dict[str, Any]:
     """Attributes of a chat (``prompt_tokens``) or responses (``input_tokens``) usage object."""
     if usage is None:
         return {}
-    input_tokens = _int(field(usage, "prompt_tokens"))
-    if input_tokens is None:
-        input_tokens = _int(field(usage, "input_tokens"))
-    output_tokens = _int(field(usage, "completion_tokens"))
-    if output_tokens is None:
-        output_tokens = _int(field(usage, "output_tokens"))
-    input_details = field(usage, "prompt_tokens_details") or field(usage, "input_tokens_details")
-    output_details = field(usage, "completion_tokens_details") or field(
-        usage, "output_tokens_details"
-    )
+    prompt, completion, input_details, output_details = fields(usage, _read_chat_usage, _CHAT_USAGE)
+    input_tokens, output_tokens = _int(prompt), _int(completion)
+    if input_tokens is None or output_tokens is None or not input_details or not output_details:
+        # The Responses API's names (or a compatible provider's mix of both).
+        other = fields(usage, _read_responses_usage, _RESPONSES_USAGE)
+        if input_tokens is None:
+            input_tokens = _int(other[0])
+        if output_tokens is None:
+            output_tokens = _int(other[1])
+        input_details = input_details or other[2]
+        output_details = output_details or other[3]
     attributes: dict[str, Any] = {}
     if input_tokens is not None:
         attributes[semconv.GEN_AI_USAGE_INPUT_TOKENS] = input_tokens

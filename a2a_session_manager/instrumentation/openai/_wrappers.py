@@ -19,7 +19,7 @@ from openai import AsyncStream, Stream
 from openai._legacy_response import LegacyAPIResponse
 from openai.types.chat import ChatCompletionChunk
 from openai.types.responses import ResponseStreamEvent
-from opentelemetry.trace import Span, SpanKind, Tracer
+from opentelemetry.trace import Span, Tracer
 from pydantic import BaseModel
 
 from a2a_session_manager.instrumentation._chat_wrappers import (
@@ -49,10 +49,9 @@ from a2a_session_manager.instrumentation.openai._stream import (
     SyncStreamProxy,
 )
 from a2a_session_manager.instrumentation.openai._usage import chat_prompt, responses_prompt
-from a2a_session_manager.telemetry import semconv
 from a2a_session_manager.telemetry._context import scope_attributes
 from a2a_session_manager.telemetry._deferred_content import ContentProducer
-from a2a_session_manager.telemetry._fast_attributes import set_trusted_attributes
+from a2a_session_manager.telemetry._fast_spans import start_client_span
 from a2a_session_manager.telemetry._guard import log_internal_error
 
 
@@ -140,6 +139,12 @@ RESPONSES = _Api(
 )
 
 
+def _call_content(api: _Api, snapshot: Any, response: Any) -> dict[str, Any]:
+    values = api.request_content(snapshot)
+    values.update(api.response_content(response))
+    return values
+
+
 class _Call:
     """One call's span and what its content is built from."""
 
@@ -160,14 +165,7 @@ class _Call:
         return lambda: api.request_content(snapshot)
 
     def content(self, response: Any) -> ContentProducer:
-        api, snapshot = self.api, self.snapshot
-
-        def content() -> dict[str, Any]:
-            values = api.request_content(snapshot)
-            values.update(api.response_content(response))
-            return values
-
-        return content
+        return partial(_call_content, self.api, self.snapshot, response)
 
     def accumulator(self) -> Accumulator:
         api, snapshot = self.api, self.snapshot
@@ -183,15 +181,6 @@ class _Call:
         end_span(self.span, error=error, content=self.request_content() if recording else None)
 
 
-_AT_START = (
-    semconv.GEN_AI_OPERATION_NAME,
-    semconv.GEN_AI_PROVIDER_NAME,
-    semconv.GEN_AI_REQUEST_MODEL,
-    semconv.SERVER_ADDRESS,
-    semconv.SERVER_PORT,
-)
-
-
 def _start(tracer: Tracer, api: _Api, instance: Any, kwargs: dict[str, Any]) -> _Call | None:
     try:
         client = getattr(instance, "_client", None)
@@ -201,14 +190,8 @@ def _start(tracer: Tracer, api: _Api, instance: Any, kwargs: dict[str, Any]) -> 
         attributes.update(scope_attributes())
         model = kwargs.get("model")
         name = f"chat {model}" if isinstance(model, str) else "chat"
-        # What the conventions want samplers to see goes through start_span;
-        # the rest, built clean here, skips the SDK's per-value checks.
-        at_start = {key: attributes.pop(key) for key in _AT_START if key in attributes}
-        span = tracer.start_span(name, kind=SpanKind.CLIENT, attributes=at_start)
-        recording = span.is_recording()
-        if recording:
-            set_trusted_attributes(span, attributes)
-        snapshot = api.snapshot(kwargs) if recording else None
+        span = start_client_span(tracer, name, attributes)
+        snapshot = api.snapshot(kwargs) if span.is_recording() else None
         return _Call(span, api, snapshot, model, kwargs.get("stream") is True, client)
     except Exception:
         log_internal_error("starting a chat span")
@@ -225,6 +208,31 @@ def _is_stream(result: Any, is_async: bool) -> bool:
     return hasattr(result, "__anext__" if is_async else "__next__")
 
 
+# What a call returned, by type: told once per type (``BaseModel`` checks go
+# through its ABC metaclass, about 1 µs per call in all).
+_PARSED, _STREAM, _RAW, _BODY = range(4)
+_result_kinds: dict[tuple[type, bool], int] = {}
+_RESULT_KINDS_SIZE = 256
+
+
+def _result_kind(result: Any, is_async: bool) -> int:
+    key = (type(result), is_async)
+    kind = _result_kinds.get(key)
+    if kind is None:
+        if _is_stream(result, is_async):
+            kind = _STREAM
+        elif isinstance(result, LegacyAPIResponse):  # ``with_raw_response``
+            kind = _RAW
+        elif isinstance(result, BaseModel):
+            kind = _PARSED
+        else:
+            kind = _BODY  # ``with_streaming_response``
+        if len(_result_kinds) >= _RESULT_KINDS_SIZE:
+            _result_kinds.clear()
+        _result_kinds[key] = kind
+    return kind
+
+
 def _finish(call: _Call, result: Any, is_async: bool = False) -> Any:
     """End the span from ``result``, or hand it to a stream proxy; returns what the user gets."""
     span = call.span
@@ -232,13 +240,14 @@ def _finish(call: _Call, result: Any, is_async: bool = False) -> Any:
         if not span.is_recording():
             span.end()
             return result
-        if _is_stream(result, is_async):
+        kind = _result_kind(result, is_async)
+        if kind == _STREAM:
             return _proxy(call, result, is_async)
-        if isinstance(result, LegacyAPIResponse):  # ``with_raw_response``: same call, raw result
+        if kind == _RAW:  # same call, raw result
             return _finish_raw(call, result)
-        if not isinstance(result, BaseModel):
-            # ``with_streaming_response``: the body is the caller's to read; the
-            # span ends when it is read (or closed), from what was read.
+        if kind == _BODY:
+            # The body is the caller's to read; the span ends when it is read
+            # (or closed), from what was read.
             if not record_body(call, result):
                 end_span(span, content=call.request_content())
             return result
