@@ -44,7 +44,7 @@ from a2a_session_manager.exporters._foreign_chat import is_foreign_chat
 from a2a_session_manager.exporters._mapping import span_attributes
 from a2a_session_manager.telemetry import semconv
 from a2a_session_manager.telemetry._guard import log_internal_error
-from a2a_session_manager.telemetry._tracers import is_chat_tracer, is_own_tracer
+from a2a_session_manager.telemetry._tracers import is_own_tracer
 
 _LIMIT = 4096  # spans of calls with more than one chat span, in flight at once
 
@@ -76,8 +76,8 @@ def _nested_in(span: Span, last: Span) -> bool:
     parent = span.parent
     return (
         parent is not None
+        and last.is_recording()  # first: the last chat span has usually ended
         and parent.span_id == last.get_span_context().span_id
-        and last.is_recording()
     )
 
 
@@ -109,20 +109,19 @@ class DuplicateChats:
         # span id -> the chat span whose call it is in, if it turns out to be a chat span
         self._pending: dict[int, Any] = {}
 
-    def on_start(self, span: Span, own: bool) -> None:
-        """Place ``span`` (just started; ``own``: made by our tracers) among the
-        chat spans in flight."""
+    def on_start(self, span: Span, own: bool, own_chat: bool = False) -> None:
+        """Place ``span`` (just started; ``own``: made by our tracers;
+        ``own_chat``: by our chat tracers) among the chat spans in flight."""
         try:
-            self._on_start(span, own)
+            self._on_start(span, own, own_chat)
         except Exception:  # runs inside the user's call: never raise into it
             log_internal_error("comparing a chat span with the calls in flight")
 
-    def _on_start(self, span: Span, own: bool) -> None:
+    def _on_start(self, span: Span, own: bool, own_chat: bool) -> None:
         if own:
-            # Told by the tracer: our chat spans may get their attributes just
-            # after they start (``telemetry._fast_spans``).
-            scope = span.instrumentation_scope
-            if scope is None or not is_chat_tracer(scope.name):
+            # Told by the tracer, not the attributes: our chat spans may get
+            # theirs just after they start (``telemetry._fast_spans``).
+            if not own_chat:
                 return  # runs, tools, sessions
             chat = True
         else:

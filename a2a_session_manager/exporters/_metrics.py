@@ -254,15 +254,15 @@ class GenAIMetricsProcessor(SpanProcessor):
         scope = span.instrumentation_scope
         if scope is None or not is_own_tracer(scope.name) or self._stopped:
             return
-        attrs = span.attributes
-        if attrs is None or attrs.get(semconv.GEN_AI_OPERATION_NAME) not in _MEASURED:
+        # The plain dict, not the read-only view (whose lookups go through the ABC).
+        if span_attributes(span).get(semconv.GEN_AI_OPERATION_NAME) not in _MEASURED:
             return
         queued = len(self._queue)
         if queued >= _MAX_QUEUED:
             self.dropped += 1  # bounded: a stalled worker never grows memory
             return
         self._queue.append(span)
-        if self._pid != os.getpid():
+        if not self._pid:  # no worker yet in this process (a forked child resets it)
             self._start_worker()
         if queued == _BATCH:
             self._wake.set()

@@ -58,7 +58,7 @@ from a2a_session_manager.storage.provider import SessionStoreProvider
 from a2a_session_manager.telemetry import semconv
 from a2a_session_manager.telemetry._context import scope_in
 from a2a_session_manager.telemetry._fast_spans import blind_on_start
-from a2a_session_manager.telemetry._tracers import is_own_tracer
+from a2a_session_manager.telemetry._tracers import is_chat_tracer, is_own_tracer
 
 logger = logging.getLogger(__name__)
 
@@ -158,8 +158,9 @@ class SessionSpanProcessor(SpanProcessor):
     # -- SpanProcessor --------------------------------------------------------
     def on_start(self, span: Span, parent_context: Context | None = None) -> None:
         scope_info = span.instrumentation_scope
-        own = scope_info is not None and is_own_tracer(scope_info.name)
-        self._duplicates.on_start(span, own)
+        tracer = scope_info.name if scope_info is not None else ""
+        own = is_own_tracer(tracer)
+        self._duplicates.on_start(span, own, own and is_chat_tracer(tracer))
         if own:
             return  # our own spans carry their session attributes already
         scope = scope_in(parent_context)

@@ -11,6 +11,7 @@ from typing import Any, Protocol, TypeVar
 
 from opentelemetry import context as otel_context
 from opentelemetry import trace
+from opentelemetry.context import Context
 from opentelemetry.instrumentation.utils import is_instrumentation_enabled
 from opentelemetry.trace import Span
 
@@ -27,7 +28,7 @@ class ChatCall(Protocol):
 
 
 C = TypeVar("C", bound=ChatCall)
-Start = Callable[[Any, dict[str, Any]], C | None]  # (instance, kwargs)
+Start = Callable[[Any, dict[str, Any], Context], C | None]  # (instance, kwargs, current context)
 Finish = Callable[[C, Any, bool], Any]  # (call, result, is_async) -> what the user gets
 
 
@@ -38,10 +39,12 @@ def sync_chat_wrapper(start: Start[C], finish: Finish[C]) -> Wrapper:
         # Inside a call another of our instrumentations records (LiteLLM's), step aside.
         if not is_instrumentation_enabled() or call_recorded():
             return wrapped(*args, **kwargs)
-        call = start(instance, kwargs)
+        # Read once: the span's parent, the session and run ids, the new context.
+        current = otel_context.get_current()
+        call = start(instance, kwargs, current)
         if call is None:
             return wrapped(*args, **kwargs)
-        token = otel_context.attach(trace.set_span_in_context(call.span))
+        token = otel_context.attach(trace.set_span_in_context(call.span, current))
         try:
             result = wrapped(*args, **kwargs)
         except BaseException as error:
@@ -64,10 +67,11 @@ def async_chat_wrapper(start: Start[C], finish: Finish[C]) -> Wrapper:
     ) -> Any:
         if not is_instrumentation_enabled() or call_recorded():
             return await wrapped(*args, **kwargs)
-        call = start(instance, kwargs)
+        current = otel_context.get_current()
+        call = start(instance, kwargs, current)
         if call is None:
             return await wrapped(*args, **kwargs)
-        token = otel_context.attach(trace.set_span_in_context(call.span))
+        token = otel_context.attach(trace.set_span_in_context(call.span, current))
         try:
             result = await wrapped(*args, **kwargs)
         except BaseException as error:

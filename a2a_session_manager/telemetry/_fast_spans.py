@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from opentelemetry.context import Context
 from opentelemetry.sdk.trace import SpanProcessor
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcessor
 from opentelemetry.sdk.trace.sampling import (
@@ -96,10 +97,10 @@ def _blind_sampler(sampler: Any, depth: int = 0) -> bool:
     return all(d is not None and _blind_sampler(d, depth + 1) for d in inner)
 
 
-# (id(sampler), id(processors)) -> (sampler, processors, verdict); the objects
-# are held so that their ids cannot be reused while cached. The SDK replaces
-# its processor tuple when one is added, so a new processor gets a new verdict.
-_verdicts: dict[tuple[int, int], tuple[Any, Any, bool]] = {}
+# id(processors) -> (sampler, processors, verdict); the objects are held so
+# that their ids cannot be reused while cached. The SDK replaces its processor
+# tuple when one is added, so a new processor gets a new verdict.
+_verdicts: dict[int, tuple[Any, Any, bool]] = {}
 _VERDICTS_SIZE = 64
 
 
@@ -107,8 +108,7 @@ def _unread_at_start(tracer: Tracer) -> bool:
     """Whether no sampler or processor of ``tracer`` reads attributes at start."""
     sampler = getattr(tracer, "sampler", None)
     processors = getattr(getattr(tracer, "span_processor", None), "_span_processors", None)
-    key = (id(sampler), id(processors))
-    known = _verdicts.get(key)
+    known = _verdicts.get(id(processors))
     if known is not None and known[0] is sampler and known[1] is processors:
         return known[2]
     verdict = (
@@ -119,18 +119,20 @@ def _unread_at_start(tracer: Tracer) -> bool:
     )
     if len(_verdicts) >= _VERDICTS_SIZE:
         _verdicts.clear()
-    _verdicts[key] = (sampler, processors, verdict)
+    _verdicts[id(processors)] = (sampler, processors, verdict)
     return verdict
 
 
-def start_client_span(tracer: Tracer, name: str, attributes: dict[str, Any]) -> Span:
-    """``tracer.start_span(name, kind=CLIENT)`` with ``attributes`` (clean
-    values our instrumentation built; the dict is consumed)."""
+def start_client_span(
+    tracer: Tracer, name: str, attributes: dict[str, Any], context: Context | None = None
+) -> Span:
+    """``tracer.start_span(name, context, kind=CLIENT)`` with ``attributes``
+    (clean values our instrumentation built; the dict is consumed)."""
     if _unread_at_start(tracer):
-        span = tracer.start_span(name, kind=SpanKind.CLIENT)
+        span = tracer.start_span(name, context, SpanKind.CLIENT)
     else:
         at_start = {key: attributes.pop(key) for key in SAMPLING_ATTRIBUTES if key in attributes}
-        span = tracer.start_span(name, kind=SpanKind.CLIENT, attributes=at_start)
+        span = tracer.start_span(name, context, SpanKind.CLIENT, at_start)
     if attributes and span.is_recording():
         set_trusted_attributes(span, attributes)
     return span

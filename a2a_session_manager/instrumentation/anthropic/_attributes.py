@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from operator import attrgetter
 from typing import Any
 
 from a2a_session_manager.instrumentation.anthropic._messages import (
@@ -12,7 +13,7 @@ from a2a_session_manager.instrumentation.anthropic._messages import (
     system_instructions,
     tool_definitions,
 )
-from a2a_session_manager.instrumentation.openai._messages import field
+from a2a_session_manager.instrumentation.openai._messages import field, fields
 from a2a_session_manager.instrumentation.openai._params import (
     _integer,
     _number,
@@ -106,15 +107,25 @@ def _int(value: Any) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
+_USAGE = (
+    "input_tokens",
+    "output_tokens",
+    "cache_read_input_tokens",
+    "cache_creation_input_tokens",
+    "output_tokens_details",
+)
+_read_usage = attrgetter(*_USAGE)
+
+
 def usage_attributes(usage: Any) -> Attributes:
     """Anthropic's usage in the conventions' terms: the input total includes the
     cache-read and cache-write tokens, which Anthropic reports apart."""
     if usage is None:
         return {}
-    uncached = _int(field(usage, "input_tokens"))
-    output = _int(field(usage, "output_tokens"))
-    cache_read = _int(field(usage, "cache_read_input_tokens")) or 0
-    cache_write = _int(field(usage, "cache_creation_input_tokens")) or 0
+    uncached, output, cache_read, cache_write, details = fields(usage, _read_usage, _USAGE)
+    uncached, output = _int(uncached), _int(output)
+    cache_read = _int(cache_read) or 0
+    cache_write = _int(cache_write) or 0
     attributes: Attributes = {}
     if uncached is not None:
         attributes[semconv.GEN_AI_USAGE_INPUT_TOKENS] = uncached + cache_read + cache_write
@@ -122,7 +133,7 @@ def usage_attributes(usage: Any) -> Attributes:
         attributes[semconv.GEN_AI_USAGE_CACHE_WRITE_INPUT_TOKENS] = cache_write
     if output is not None:
         attributes[semconv.GEN_AI_USAGE_OUTPUT_TOKENS] = output
-    thinking = _int(field(field(usage, "output_tokens_details"), "thinking_tokens"))
+    thinking = _int(field(details, "thinking_tokens"))
     if thinking is not None:
         attributes[semconv.GEN_AI_USAGE_REASONING_OUTPUT_TOKENS] = thinking
     if attributes:
@@ -130,19 +141,21 @@ def usage_attributes(usage: Any) -> Attributes:
     return attributes
 
 
+_MESSAGE = ("id", "model", "stop_reason", "usage")
+_read_message = attrgetter(*_MESSAGE)
+
+
 def response_attributes(message: Any) -> Attributes:
     """Attributes of a (non-streamed) ``Message``, without content."""
-    attributes: Attributes = {}
-    message_id = field(message, "id")
+    message_id, model, stop_reason, usage = fields(message, _read_message, _MESSAGE)
+    attributes = usage_attributes(usage)
     if isinstance(message_id, str):
         attributes[semconv.GEN_AI_RESPONSE_ID] = message_id
-    model = field(message, "model")
     if isinstance(model, str):
         attributes[semconv.GEN_AI_RESPONSE_MODEL] = model
-    reason = finish_reason(field(message, "stop_reason"))
+    reason = finish_reason(stop_reason)
     if reason is not None:
         attributes[semconv.GEN_AI_RESPONSE_FINISH_REASONS] = (reason,)
-    attributes.update(usage_attributes(field(message, "usage")))
     return attributes
 
 

@@ -26,6 +26,7 @@ from anthropic import AsyncStream, Stream
 from anthropic._response import APIResponse, AsyncAPIResponse
 from opentelemetry import context as otel_context
 from opentelemetry import trace
+from opentelemetry.context import Context
 from opentelemetry.instrumentation.utils import is_instrumentation_enabled
 from opentelemetry.trace import Span, Tracer
 
@@ -60,6 +61,12 @@ def _copy(items: Any) -> Any:
     return list(items) if isinstance(items, list | tuple) else items
 
 
+def _call_content(snapshot: Any, message: Any) -> dict[str, Any]:
+    values = request_content(*snapshot) if snapshot is not None else {}
+    values.update(response_content(message))
+    return values
+
+
 class _Call:
     """One call's span and what its content is built from."""
 
@@ -76,14 +83,8 @@ class _Call:
         return lambda: request_content(*snapshot) if snapshot is not None else {}
 
     def end(self, message: Any) -> None:
-        request = self.request_content()
-
-        def content() -> dict[str, Any]:
-            values = request()
-            values.update(response_content(message))
-            return values
-
-        end_span(self.span, lambda: response_attributes(message), content=content)
+        content = partial(_call_content, self.snapshot, message)
+        end_span(self.span, partial(response_attributes, message), content=content)
 
     def fail(self, error: BaseException) -> None:
         recording = self.span.is_recording()
@@ -95,14 +96,14 @@ class _Call:
         return proxy_type(stream, self.span, accumulator, self.request_content())
 
 
-def _start(tracer: Tracer, instance: Any, kwargs: dict[str, Any]) -> _Call | None:
+def _start(tracer: Tracer, instance: Any, kwargs: dict[str, Any], current: Context) -> _Call | None:
     try:
         attributes = client_attributes(getattr(instance, "_client", None))
         attributes.update(request_parameters(kwargs))
-        attributes.update(scope_attributes())
+        attributes.update(scope_attributes(current))
         model = kwargs.get("model")
         name = f"chat {model}" if isinstance(model, str) else "chat"
-        span = start_client_span(tracer, name, attributes)
+        span = start_client_span(tracer, name, attributes, current)
         snapshot = None
         if span.is_recording():
             messages = kwargs.get("messages")
@@ -171,10 +172,11 @@ def _traced_request(tracer: Tracer, instance: Any, kwargs: dict[str, Any], reque
     def send() -> Any:
         if not is_instrumentation_enabled() or call_recorded():
             return request()
-        call = _start(tracer, instance, {**kwargs, "stream": True})
+        current = otel_context.get_current()
+        call = _start(tracer, instance, {**kwargs, "stream": True}, current)
         if call is None:
             return request()
-        token = otel_context.attach(trace.set_span_in_context(call.span))
+        token = otel_context.attach(trace.set_span_in_context(call.span, current))
         try:
             stream = request()
         except BaseException as error:
@@ -193,10 +195,11 @@ async def _traced_async_request(
 ) -> Any:
     if not is_instrumentation_enabled() or call_recorded():
         return await request
-    call = _start(tracer, instance, {**kwargs, "stream": True})
+    current = otel_context.get_current()
+    call = _start(tracer, instance, {**kwargs, "stream": True}, current)
     if call is None:
         return await request
-    token = otel_context.attach(trace.set_span_in_context(call.span))
+    token = otel_context.attach(trace.set_span_in_context(call.span, current))
     try:
         stream = await request
     except BaseException as error:

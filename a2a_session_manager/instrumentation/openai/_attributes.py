@@ -21,7 +21,7 @@ from a2a_session_manager.instrumentation.openai._params import (
     RESPONSES_PARAMETERS,
     request_attributes,
 )
-from a2a_session_manager.instrumentation.openai._usage import usage_attributes
+from a2a_session_manager.instrumentation.openai._usage import add_usage, usage_attributes
 from a2a_session_manager.telemetry import semconv
 
 Attributes = dict[str, Any]
@@ -183,7 +183,7 @@ def chat_response_attributes(response: Any) -> Attributes:
     if reasons:
         attributes[semconv.GEN_AI_RESPONSE_FINISH_REASONS] = tuple(reasons)
     if usage is not None:
-        attributes.update(usage_attributes(usage))
+        add_usage(attributes, usage)
     return attributes
 
 

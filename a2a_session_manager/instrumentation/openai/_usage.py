@@ -36,8 +36,14 @@ _read_responses_usage = attrgetter(*_RESPONSES_USAGE)
 
 def usage_attributes(usage: Any) -> dict[str, Any]:
     """Attributes of a chat (``prompt_tokens``) or responses (``input_tokens``) usage object."""
-    if usage is None:
-        return {}
+    attributes: dict[str, Any] = {}
+    if usage is not None:
+        add_usage(attributes, usage)
+    return attributes
+
+
+def add_usage(attributes: dict[str, Any], usage: Any) -> None:
+    """:func:`usage_attributes` of ``usage`` (not None), added to ``attributes``."""
     prompt, completion, input_details, output_details = fields(usage, _read_chat_usage, _CHAT_USAGE)
     input_tokens, output_tokens = _int(prompt), _int(completion)
     if input_tokens is None or output_tokens is None or not input_details or not output_details:
@@ -49,7 +55,6 @@ def usage_attributes(usage: Any) -> dict[str, Any]:
             output_tokens = _int(other[1])
         input_details = input_details or other[2]
         output_details = output_details or other[3]
-    attributes: dict[str, Any] = {}
     if input_tokens is not None:
         attributes[semconv.GEN_AI_USAGE_INPUT_TOKENS] = input_tokens
     if output_tokens is not None:
@@ -62,9 +67,8 @@ def usage_attributes(usage: Any) -> dict[str, Any]:
     )
     if reasoning is not None:
         attributes[semconv.GEN_AI_USAGE_REASONING_OUTPUT_TOKENS] = reasoning
-    if attributes:
+    if (input_tokens, output_tokens, cached, reasoning) != (None, None, None, None):
         attributes[semconv.A2A_USAGE_SOURCE] = USAGE_PROVIDER
-    return attributes
 
 
 def counted_usage_attributes(

@@ -19,6 +19,7 @@ from openai import AsyncStream, Stream
 from openai._legacy_response import LegacyAPIResponse
 from openai.types.chat import ChatCompletionChunk
 from openai.types.responses import ResponseStreamEvent
+from opentelemetry.context import Context
 from opentelemetry.trace import Span, Tracer
 from pydantic import BaseModel
 
@@ -28,7 +29,6 @@ from a2a_session_manager.instrumentation._chat_wrappers import (
     sync_chat_wrapper,
 )
 from a2a_session_manager.instrumentation.openai._attributes import (
-    chat_request_attributes,
     chat_request_content,
     chat_response_attributes,
     chat_response_content,
@@ -39,6 +39,7 @@ from a2a_session_manager.instrumentation.openai._attributes import (
     responses_response_content,
 )
 from a2a_session_manager.instrumentation.openai._body import record_body
+from a2a_session_manager.instrumentation.openai._params import CHAT_PARAMETERS, request_attributes
 from a2a_session_manager.instrumentation.openai._spans import end_span
 from a2a_session_manager.instrumentation.openai._stream import (
     Accumulator,
@@ -81,7 +82,7 @@ def _chat_request(kwargs: dict[str, Any]) -> dict[str, Any]:
     if messages is not None and not isinstance(messages, list | tuple):
         # A one-shot iterable (a generator) is read once here and passed on as a list.
         kwargs["messages"] = list(messages)
-    return chat_request_attributes(kwargs)
+    return request_attributes(CHAT_PARAMETERS, kwargs)
 
 
 def _copy(items: Any) -> Any:
@@ -181,16 +182,18 @@ class _Call:
         end_span(self.span, error=error, content=self.request_content() if recording else None)
 
 
-def _start(tracer: Tracer, api: _Api, instance: Any, kwargs: dict[str, Any]) -> _Call | None:
+def _start(
+    tracer: Tracer, api: _Api, instance: Any, kwargs: dict[str, Any], current: Context
+) -> _Call | None:
     try:
         client = getattr(instance, "_client", None)
         attributes = client_attributes(client)
         attributes.update(api.request_attributes(kwargs))
         # The session and run ids, at start: one attribute set, not two.
-        attributes.update(scope_attributes())
+        attributes.update(scope_attributes(current))
         model = kwargs.get("model")
         name = f"chat {model}" if isinstance(model, str) else "chat"
-        span = start_client_span(tracer, name, attributes)
+        span = start_client_span(tracer, name, attributes, current)
         snapshot = api.snapshot(kwargs) if span.is_recording() else None
         return _Call(span, api, snapshot, model, kwargs.get("stream") is True, client)
     except Exception:
