@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from opentelemetry import trace
 from opentelemetry.context import Context
 from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
@@ -138,3 +139,11 @@ def test_an_unsampled_span_gets_no_attributes_and_no_error() -> None:
     assert not span.is_recording()
     span.end()
     assert exporter.get_finished_spans() == ()
+
+
+def test_a_tracer_of_another_sdk_gets_the_sampling_attributes_through_start_span() -> None:
+    tracer = trace.NoOpTracer()
+    assert not _unread_at_start(tracer)
+    span = start_client_span(tracer, "chat", dict(ATTRIBUTES))
+    assert not span.is_recording()
+    span.end()

@@ -49,16 +49,20 @@ def _clean(values: Mapping[str, Any]) -> Mapping[str, Any] | None:
 
 def set_trusted_attributes(span: Span, values: Mapping[str, Any]) -> None:
     """``span.set_attributes(values)``, for values our instrumentation built."""
-    attributes = getattr(span, "_attributes", None)
-    plain = getattr(attributes, "_dict", None)
-    if (
-        type(attributes) is not BoundedAttributes
-        or type(plain) is not dict
-        or attributes.max_value_len is not None
-        or (attributes.maxlen is not None and len(plain) + len(values) > attributes.maxlen)
-        or getattr(span, "_end_time", 0) is not None
-        or (clean := _clean(values)) is None
-    ):
+    try:
+        attributes = span._attributes  # type: ignore[attr-defined]
+        plain = attributes._dict
+        fast = (
+            type(attributes) is BoundedAttributes
+            and type(plain) is dict
+            and attributes.max_value_len is None
+            and (attributes.maxlen is None or len(plain) + len(values) <= attributes.maxlen)
+            and span._end_time is None  # type: ignore[attr-defined]
+        )
+    except AttributeError:  # another SDK's span
+        fast = False
+    clean = _clean(values) if fast else None
+    if clean is None:
         span.set_attributes(values)
         return
     with attributes._lock:

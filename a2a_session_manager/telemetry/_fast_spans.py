@@ -106,14 +106,16 @@ _VERDICTS_SIZE = 64
 
 def _unread_at_start(tracer: Tracer) -> bool:
     """Whether no sampler or processor of ``tracer`` reads attributes at start."""
-    sampler = getattr(tracer, "sampler", None)
-    processors = getattr(getattr(tracer, "span_processor", None), "_span_processors", None)
+    try:
+        sampler = tracer.sampler  # type: ignore[attr-defined]
+        processors = tracer.span_processor._span_processors  # type: ignore[attr-defined]
+    except AttributeError:  # another SDK's tracer
+        return False
     known = _verdicts.get(id(processors))
     if known is not None and known[0] is sampler and known[1] is processors:
         return known[2]
     verdict = (
-        sampler is not None
-        and type(processors) is tuple
+        type(processors) is tuple
         and _blind_sampler(sampler)
         and all(getattr(type(p), "on_start", None) in _BLIND_ON_START for p in processors)
     )

@@ -10,14 +10,15 @@ and into asyncio tasks, and never leaks into separate calls.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from contextvars import ContextVar, Token
 
 _recorded: ContextVar[bool] = ContextVar("a2a_call_recorded", default=False)
 
 
-def call_recorded() -> bool:
-    """True inside a call that one of our chat spans already records."""
-    return _recorded.get()
+# True inside a call that one of our chat spans already records. The context
+# variable's own ``get``: asked on every wrapped call, without a Python frame.
+call_recorded: Callable[[], bool] = _recorded.get
 
 
 def recording_call() -> Token[bool]:

@@ -54,11 +54,15 @@ from a2a_session_manager.telemetry._recorded_call import call_recorded
 logger = logging.getLogger(__name__)
 
 _RAW_HEADER = "X-Stainless-Raw-Response"
+# Tuples, not unions: ``A | B`` is built anew on every call.
+_SEQUENCES = (list, tuple)
+_STREAMS = (Stream, AsyncStream)
+_RESPONSES = (APIResponse, AsyncAPIResponse)
 
 
 def _copy(items: Any) -> Any:
     # A shallow copy: the items as sent, whatever the caller appends later.
-    return list(items) if isinstance(items, list | tuple) else items
+    return list(items) if isinstance(items, _SEQUENCES) else items
 
 
 def _call_content(snapshot: Any, message: Any) -> dict[str, Any]:
@@ -107,7 +111,7 @@ def _start(tracer: Tracer, instance: Any, kwargs: dict[str, Any], current: Conte
         snapshot = None
         if span.is_recording():
             messages = kwargs.get("messages")
-            if messages is not None and not isinstance(messages, list | tuple):
+            if messages is not None and not isinstance(messages, _SEQUENCES):
                 kwargs["messages"] = messages = list(messages)  # a one-shot iterable, read once
             snapshot = (kwargs.get("system"), _copy(messages), _copy(kwargs.get("tools")))
         headers = kwargs.get("extra_headers")
@@ -125,7 +129,7 @@ def _finish(call: _Call, result: Any, is_async: bool) -> Any:
         if not span.is_recording():
             span.end()
             return result
-        if isinstance(result, Stream | AsyncStream):
+        if isinstance(result, _STREAMS):
             return call.proxy(result, is_async)
         if isinstance(result, APIResponse) and call.raw == "raw":
             # ``with_raw_response``: the client caches what ``parse()`` returns.
@@ -135,7 +139,7 @@ def _finish(call: _Call, result: Any, is_async: bool) -> Any:
             else:
                 call.end(parsed)
             return result
-        if isinstance(result, APIResponse | AsyncAPIResponse):
+        if isinstance(result, _RESPONSES):
             # A body the caller reads later (``with_streaming_response``, async
             # ``with_raw_response``): the request is recorded, not the reply.
             end_span(span, content=call.request_content())

@@ -17,8 +17,11 @@ _Setter = Callable[[Attributes, Any], None]
 _JSON_FORMATS = frozenset({"json_object", "json_schema"})
 
 
+_NUMBERS = (int, float)  # a tuple: ``int | float`` is built anew on every call
+
+
 def _is_number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
+    return isinstance(value, _NUMBERS) and not isinstance(value, bool)
 
 
 def _is_int(value: Any) -> bool:

@@ -45,6 +45,20 @@ def usage_attributes(usage: Any) -> dict[str, Any]:
 def add_usage(attributes: dict[str, Any], usage: Any) -> None:
     """:func:`usage_attributes` of ``usage`` (not None), added to ``attributes``."""
     prompt, completion, input_details, output_details = fields(usage, _read_chat_usage, _CHAT_USAGE)
+    if type(prompt) is int and type(completion) is int and input_details and output_details:
+        # Chat usage with both details, as OpenAI sends it: no second read.
+        cached, reasoning = (
+            field(input_details, "cached_tokens"),
+            field(output_details, "reasoning_tokens"),
+        )
+        attributes[semconv.GEN_AI_USAGE_INPUT_TOKENS] = prompt
+        attributes[semconv.GEN_AI_USAGE_OUTPUT_TOKENS] = completion
+        if type(cached) is int or (cached := _int(cached)) is not None:
+            attributes[semconv.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS] = cached
+        if type(reasoning) is int or (reasoning := _int(reasoning)) is not None:
+            attributes[semconv.GEN_AI_USAGE_REASONING_OUTPUT_TOKENS] = reasoning
+        attributes[semconv.A2A_USAGE_SOURCE] = USAGE_PROVIDER
+        return
     input_tokens, output_tokens = _int(prompt), _int(completion)
     if input_tokens is None or output_tokens is None or not input_details or not output_details:
         # The Responses API's names (or a compatible provider's mix of both).

@@ -77,9 +77,13 @@ class _Api:
     chunk_type: Any  # what one event of a streamed body is parsed into
 
 
+# A tuple, not ``list | tuple``: a union is built anew on every call.
+_SEQUENCES = (list, tuple)
+
+
 def _chat_request(kwargs: dict[str, Any]) -> dict[str, Any]:
     messages = kwargs.get("messages")
-    if messages is not None and not isinstance(messages, list | tuple):
+    if messages is not None and not isinstance(messages, _SEQUENCES):
         # A one-shot iterable (a generator) is read once here and passed on as a list.
         kwargs["messages"] = list(messages)
     return request_attributes(CHAT_PARAMETERS, kwargs)
@@ -87,11 +91,15 @@ def _chat_request(kwargs: dict[str, Any]) -> dict[str, Any]:
 
 def _copy(items: Any) -> Any:
     # A shallow copy: the items as sent, whatever the caller appends later.
-    return list(items) if isinstance(items, list | tuple) else None
+    return list(items) if isinstance(items, _SEQUENCES) else None
 
 
 def _chat_snapshot(kwargs: dict[str, Any]) -> tuple[Any, Any]:
-    return _copy(kwargs.get("messages")), _copy(kwargs.get("tools"))
+    messages, tools = kwargs.get("messages"), kwargs.get("tools")
+    return (
+        list(messages) if isinstance(messages, _SEQUENCES) else None,
+        list(tools) if isinstance(tools, _SEQUENCES) else None,
+    )
 
 
 def _chat_request_content(snapshot: tuple[Any, Any]) -> dict[str, Any]:
@@ -105,7 +113,7 @@ def _chat_prompt(snapshot: tuple[Any, Any]) -> list[Mapping[str, Any]] | None:
 
 def _responses_snapshot(kwargs: dict[str, Any]) -> tuple[Any, Any, Any]:
     input_value = kwargs.get("input")
-    if isinstance(input_value, list | tuple):
+    if isinstance(input_value, _SEQUENCES):
         input_value = list(input_value)
     return kwargs.get("instructions"), input_value, _copy(kwargs.get("tools"))
 
@@ -173,8 +181,7 @@ class _Call:
         return api.accumulator(lambda: api.prompt(snapshot), self.model)
 
     def end(self, response: Any) -> None:
-        api = self.api
-        attributes = lambda: api.response_attributes(response)  # noqa: E731
+        attributes = partial(self.api.response_attributes, response)
         end_span(self.span, attributes, content=self.content(response))
 
     def fail(self, error: BaseException) -> None:
