@@ -46,19 +46,18 @@ def end_span(
     A failure to read the response is ours: it is logged, never raised, and the
     span still ends.
     """
-    values: dict[str, Any] = {}
-    if attributes is not None:
-        try:
-            values = attributes()
-        except Exception:
-            log_internal_error("reading the OpenAI response")
+    try:
+        values = attributes() if attributes is not None else {}
+    except Exception:
+        log_internal_error("reading the OpenAI response")
+        values = {}
     if content is not None:
         try:
             _record_content(span, content, values)
         except Exception:
             log_internal_error("reading the call's messages")
     description = None
-    if isinstance(error, Exception):
+    if error is not None and isinstance(error, Exception):
         failure = error_attributes(error)
         values.update(failure)
         description = f"{failure[semconv.ERROR_TYPE]}: {failure[semconv.A2A_ERROR_MESSAGE]}"
