@@ -112,20 +112,17 @@ class DuplicateChats:
     def on_start(self, span: Span, own: bool, own_chat: bool = False) -> None:
         """Place ``span`` (just started; ``own``: made by our tracers;
         ``own_chat``: by our chat tracers) among the chat spans in flight."""
+        if own and not own_chat:
+            return  # runs, tools, sessions
         try:
-            self._on_start(span, own, own_chat)
+            self._on_start(span, own)
         except Exception:  # runs inside the user's call: never raise into it
             log_internal_error("comparing a chat span with the calls in flight")
 
-    def _on_start(self, span: Span, own: bool, own_chat: bool) -> None:
-        if own:
-            # Told by the tracer, not the attributes: our chat spans may get
-            # theirs just after they start (``telemetry._fast_spans``).
-            if not own_chat:
-                return  # runs, tools, sessions
-            chat = True
-        else:
-            chat = is_foreign_chat(span_attributes(span))
+    def _on_start(self, span: Span, own: bool) -> None:
+        # Ours are told by the tracer, not the attributes: our chat spans may
+        # get theirs just after they start (``telemetry._fast_spans``).
+        chat = own or is_foreign_chat(span_attributes(span))
         last = _last_chat.get()
         if last is not None and not (_nested_in(span, last) or (not own and _wraps(span, last))):
             last = None

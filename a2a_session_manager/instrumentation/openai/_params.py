@@ -20,17 +20,13 @@ _JSON_FORMATS = frozenset({"json_object", "json_schema"})
 _NUMBERS = (int, float)  # a tuple: ``int | float`` is built anew on every call
 
 
-def _is_number(value: Any) -> bool:
-    return isinstance(value, _NUMBERS) and not isinstance(value, bool)
-
-
 def _is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
 def _number(name: str) -> _Setter:
     def set_number(attributes: Attributes, value: Any) -> None:
-        if _is_number(value):
+        if isinstance(value, _NUMBERS) and not isinstance(value, bool):
             attributes[name] = value
 
     return set_number
@@ -38,7 +34,7 @@ def _number(name: str) -> _Setter:
 
 def _integer(name: str) -> _Setter:
     def set_integer(attributes: Attributes, value: Any) -> None:
-        if _is_int(value):
+        if isinstance(value, int) and not isinstance(value, bool):
             attributes[name] = value
 
     return set_integer
