@@ -103,6 +103,14 @@ def bench_wrapper(handle: Handle, store: InMemorySessionStore) -> tuple[dict[str
             repeats=11,
             warmup=200,
         )
+        cpu = interleaved(
+            {"bare": bare, "floor": floor, "ours": ours},
+            calls=1_000,
+            repeats=11,
+            warmup=200,
+            clock=time.thread_time_ns,
+        )
+        result.update({f"cpu_{key}": value for key, value in cpu.items()})
     stored = store.get("bench-anthropic-wrapper")
     return result, len(stored.events) if stored else 0
 
