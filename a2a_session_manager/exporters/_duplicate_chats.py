@@ -109,7 +109,7 @@ class DuplicateChats:
         # span id -> the chat span whose call it is in, if it turns out to be a chat span
         self._pending: dict[int, Any] = {}
 
-    def on_start(self, span: Span, own: bool, own_chat: bool = False) -> None:
+    def on_start(self, span: Span, own: bool, own_chat: bool) -> None:
         """Place ``span`` (just started; ``own``: made by our tracers;
         ``own_chat``: by our chat tracers) among the chat spans in flight."""
         if own and not own_chat:
