@@ -9,7 +9,6 @@ from typing import Any
 
 import anthropic
 import pytest
-from opentelemetry.sdk.trace import TracerProvider
 
 import a2a_session_manager as asm
 from a2a_session_manager.instrumentation.anthropic import AnthropicInstrumentor
@@ -17,7 +16,7 @@ from a2a_session_manager.models import EventSource, EventType, Session, SessionE
 from a2a_session_manager.storage import InMemorySessionStore
 from a2a_session_manager.testing import AnthropicReply, ErrorReply, LocalAnthropicServer, ToolCall
 from a2a_session_manager.tokens import estimate_cost
-from tests.support.otel import clean_otel
+from tests.support.otel import clean_otel, instrumented_store
 
 __all__ = ["clean_otel"]
 
@@ -35,11 +34,8 @@ TOOLS: Any = [
 
 @pytest.fixture
 def store(clean_otel: None) -> Iterator[InMemorySessionStore]:
-    store = InMemorySessionStore()
-    handle = asm.configure(store=store, tracer_provider=TracerProvider(), instrument=("anthropic",))
-    yield store
-    AnthropicInstrumentor().uninstrument()
-    handle.shutdown()
+    with instrumented_store("anthropic") as store:
+        yield store
 
 
 def conversation(store: InMemorySessionStore, session_id: str) -> list[SessionEvent]:

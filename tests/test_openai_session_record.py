@@ -10,14 +10,12 @@ from typing import Any
 
 import openai
 import pytest
-from opentelemetry.sdk.trace import TracerProvider
 
 import a2a_session_manager as asm
-from a2a_session_manager.instrumentation.openai import OpenAIInstrumentor
 from a2a_session_manager.models import EventSource, Session, SessionEvent
 from a2a_session_manager.storage import InMemorySessionStore
 from a2a_session_manager.testing import LocalOpenAIServer, Reply, ToolCall
-from tests.support.otel import clean_otel
+from tests.support.otel import clean_otel, instrumented_store
 
 __all__ = ["clean_otel"]
 
@@ -29,11 +27,8 @@ USER: Any = [{"role": "user", "content": "What's the weather in Paris?"}]
 
 @pytest.fixture
 def store(clean_otel: None) -> Iterator[InMemorySessionStore]:
-    store = InMemorySessionStore()
-    handle = asm.configure(store=store, tracer_provider=TracerProvider(), instrument=("openai",))
-    yield store
-    OpenAIInstrumentor().uninstrument()
-    handle.shutdown()
+    with instrumented_store("openai") as store:
+        yield store
 
 
 def llm_events(store: InMemorySessionStore, session_id: str) -> list[SessionEvent]:

@@ -13,12 +13,8 @@ import anthropic
 import litellm
 import openai
 import pytest
-from opentelemetry.sdk.trace import TracerProvider
 
 import a2a_session_manager as asm
-from a2a_session_manager.instrumentation.anthropic import AnthropicInstrumentor
-from a2a_session_manager.instrumentation.litellm import LiteLLMInstrumentor
-from a2a_session_manager.instrumentation.openai import OpenAIInstrumentor
 from a2a_session_manager.models import EventSource, EventType, Session, SessionEvent
 from a2a_session_manager.prompts import PromptStrategy, build_prompt_from_session
 from a2a_session_manager.prompts.anthropic_format import build_anthropic_prompt_from_session
@@ -32,7 +28,7 @@ from a2a_session_manager.testing import (
     Reply,
     ToolCall,
 )
-from tests.support.otel import clean_otel
+from tests.support.otel import clean_otel, instrumented_store
 
 __all__ = ["clean_otel"]
 
@@ -44,14 +40,8 @@ FOLLOW_UP = "And tomorrow?"
 
 @pytest.fixture
 def store(clean_otel: None) -> Iterator[InMemorySessionStore]:
-    store = InMemorySessionStore()
-    handle = asm.configure(
-        store=store, tracer_provider=TracerProvider(), instrument=("openai", "anthropic")
-    )
-    yield store
-    OpenAIInstrumentor().uninstrument()
-    AnthropicInstrumentor().uninstrument()
-    handle.shutdown()
+    with instrumented_store("openai", "anthropic") as store:
+        yield store
 
 
 def stored(store: InMemorySessionStore, session_id: str) -> Session:
@@ -374,14 +364,8 @@ def test_anthropic_overloaded_then_retried(
 
 @pytest.fixture
 def litellm_store(clean_otel: None) -> Iterator[InMemorySessionStore]:
-    store = InMemorySessionStore()
-    handle = asm.configure(
-        store=store, tracer_provider=TracerProvider(), instrument=("litellm", "openai")
-    )
-    yield store
-    LiteLLMInstrumentor().uninstrument()
-    OpenAIInstrumentor().uninstrument()
-    handle.shutdown()
+    with instrumented_store("litellm", "openai") as store:
+        yield store
 
 
 def test_litellm_application_retry(

@@ -10,11 +10,8 @@ from typing import Any
 import anthropic
 import openai
 import pytest
-from opentelemetry.sdk.trace import TracerProvider
 
 import a2a_session_manager as asm
-from a2a_session_manager.instrumentation.anthropic import AnthropicInstrumentor
-from a2a_session_manager.instrumentation.openai import OpenAIInstrumentor
 from a2a_session_manager.models import EventSource, EventType, Session
 from a2a_session_manager.prompts import (
     build_anthropic_prompt_from_session,
@@ -29,7 +26,7 @@ from a2a_session_manager.testing import (
     ToolCall,
 )
 from a2a_session_manager.tokens import estimate_cost
-from tests.support.otel import clean_otel
+from tests.support.otel import clean_otel, instrumented_store
 
 __all__ = ["clean_otel"]
 
@@ -44,14 +41,8 @@ ANTHROPIC_TOOLS: Any = [{"name": "book_hotel", "input_schema": {"type": "object"
 
 @pytest.fixture
 def store(clean_otel: None) -> Iterator[InMemorySessionStore]:
-    store = InMemorySessionStore()
-    handle = asm.configure(
-        store=store, tracer_provider=TracerProvider(), instrument=("openai", "anthropic")
-    )
-    yield store
-    OpenAIInstrumentor().uninstrument()
-    AnthropicInstrumentor().uninstrument()
-    handle.shutdown()
+    with instrumented_store("openai", "anthropic") as store:
+        yield store
 
 
 def record_trip(

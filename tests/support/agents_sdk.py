@@ -10,13 +10,10 @@ from collections.abc import AsyncIterator, Iterator
 
 import openai
 import pytest
-from opentelemetry.sdk.trace import TracerProvider
 
-import a2a_session_manager as asm
-from a2a_session_manager.instrumentation.openai import OpenAIInstrumentor
-from a2a_session_manager.instrumentation.openai_agents import OpenAIAgentsInstrumentor
 from a2a_session_manager.storage import InMemorySessionStore
 from a2a_session_manager.testing import LocalOpenAIServer
+from tests.support.otel import instrumented_store
 
 
 @pytest.fixture
@@ -24,14 +21,8 @@ def agents_store(clean_otel: None) -> Iterator[InMemorySessionStore]:
     agents = pytest.importorskip("agents")
     agents.set_trace_processors([])  # not the SDK's exporter to OpenAI's backend
     agents.set_tracing_disabled(False)
-    store = InMemorySessionStore()
-    handle = asm.configure(
-        store=store, tracer_provider=TracerProvider(), instrument=("openai", "openai_agents")
-    )
-    yield store
-    OpenAIAgentsInstrumentor().uninstrument()
-    OpenAIInstrumentor().uninstrument()
-    handle.shutdown()
+    with instrumented_store("openai", "openai_agents") as store:
+        yield store
     agents.set_tracing_disabled(True)
 
 

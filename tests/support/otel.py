@@ -4,7 +4,9 @@ attached to the same provider (as a user's own processor would be)."""
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import pytest
@@ -15,7 +17,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from opentelemetry.util._once import Once
 
 from a2a_session_manager.sdk import Handle, configure
-from a2a_session_manager.sdk._configure import reset_for_tests
+from a2a_session_manager.sdk._configure import _INSTRUMENTORS, reset_for_tests
 from a2a_session_manager.storage import InMemorySessionStore
 
 
@@ -62,3 +64,18 @@ def recorder(clean_otel: None) -> Iterator[Recorder]:
     yield Recorder(store, handle, provider, exporter)
     handle.shutdown()
     provider.shutdown()
+
+
+@contextmanager
+def instrumented_store(*names: str) -> Iterator[InMemorySessionStore]:
+    """``configure`` into a fresh memory store with the named instrumentations
+    (``"openai"``, ``"anthropic"``, ...) on a provider of its own; undone on exit."""
+    store = InMemorySessionStore()
+    handle = configure(store=store, tracer_provider=TracerProvider(), instrument=names)
+    try:
+        yield store
+    finally:
+        for name in names:
+            module, cls = _INSTRUMENTORS[name]
+            getattr(importlib.import_module(module), cls)().uninstrument()
+        handle.shutdown()
