@@ -13,8 +13,10 @@ Run: python -m benchmarks.bench_anthropic   (Markdown on stdout)
 
 from __future__ import annotations
 
+import json
 import statistics
 import time
+from pathlib import Path
 from typing import Any
 
 import anthropic
@@ -33,45 +35,19 @@ from a2a_session_manager.storage import InMemorySessionStore
 from benchmarks._timing import interleaved
 from benchmarks.bench_openai import call_rows
 
+# The same request and recorded response as the peers' harness (peers/anthropic_overhead.py).
+_RECORDED = json.loads(
+    (Path(__file__).with_name("peers") / "anthropic_message.json").read_text(encoding="utf-8")
+)
 MODEL = "claude-sonnet-4-5"
-MESSAGES: Any = [
-    {"role": "user", "content": "What's the weather in Paris?"},
-    {
-        "role": "assistant",
-        "content": [{"type": "tool_use", "id": "toolu_1", "name": "w", "input": {"c": "Paris"}}],
-    },
-    {
-        "role": "user",
-        "content": [{"type": "tool_result", "tool_use_id": "toolu_1", "content": "18C"}],
-    },
-]
-CANNED = {
-    "id": "msg_01",
-    "type": "message",
-    "role": "assistant",
-    "model": MODEL,
-    "content": [{"type": "text", "text": "It is 18C and clear in Paris."}],
-    "stop_reason": "end_turn",
-    "stop_sequence": None,
-    "usage": {
-        "input_tokens": 60,
-        "cache_creation_input_tokens": 0,
-        "cache_read_input_tokens": 1800,
-        "output_tokens": 12,
-    },
-}
+CANNED: dict[str, Any] = _RECORDED["response"]
 
 
 def bench_wrapper(handle: Handle, store: InMemorySessionStore) -> tuple[dict[str, float], int]:
     response = Message.model_validate(CANNED)
     client = anthropic.Anthropic(base_url="http://127.0.0.1:9", api_key="test")
     instance = client.messages
-    kwargs: dict[str, Any] = {
-        "model": MODEL,
-        "max_tokens": 512,
-        "system": "Be brief.",
-        "messages": MESSAGES,
-    }
+    kwargs: dict[str, Any] = dict(_RECORDED["request"])
 
     def create(**_: Any) -> Message:
         return response

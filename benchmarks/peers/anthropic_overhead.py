@@ -32,6 +32,7 @@ import sys
 import time
 from collections.abc import Callable
 from importlib.metadata import version
+from pathlib import Path
 from typing import Any
 
 import anthropic
@@ -50,39 +51,9 @@ DISTRIBUTIONS = {
 }
 MODEL = "claude-sonnet-4-5"
 # The same request and recorded response as benchmarks/bench_anthropic.py.
-KWARGS: dict[str, Any] = {
-    "model": MODEL,
-    "max_tokens": 512,
-    "system": "Be brief.",
-    "messages": [
-        {"role": "user", "content": "What's the weather in Paris?"},
-        {
-            "role": "assistant",
-            "content": [
-                {"type": "tool_use", "id": "toolu_1", "name": "w", "input": {"c": "Paris"}}
-            ],
-        },
-        {
-            "role": "user",
-            "content": [{"type": "tool_result", "tool_use_id": "toolu_1", "content": "18C"}],
-        },
-    ],
-}
-CANNED: dict[str, Any] = {
-    "id": "msg_01",
-    "type": "message",
-    "role": "assistant",
-    "model": MODEL,
-    "content": [{"type": "text", "text": "It is 18C and clear in Paris."}],
-    "stop_reason": "end_turn",
-    "stop_sequence": None,
-    "usage": {
-        "input_tokens": 60,
-        "cache_creation_input_tokens": 0,
-        "cache_read_input_tokens": 1800,
-        "output_tokens": 12,
-    },
-}
+_RECORDED = json.loads(Path(__file__).with_name("anthropic_message.json").read_text("utf-8"))
+KWARGS: dict[str, Any] = _RECORDED["request"]
+CANNED: dict[str, Any] = _RECORDED["response"]
 
 
 class RecordedStream(anthropic.Stream[Any]):
