@@ -18,7 +18,7 @@ from collections.abc import MutableMapping
 
 from opentelemetry import baggage, propagate, trace
 from opentelemetry.baggage.propagation import W3CBaggagePropagator
-from opentelemetry.context import Context
+from opentelemetry.context import Context, get_current
 from opentelemetry.propagators.composite import CompositePropagator
 from opentelemetry.propagators.textmap import TextMapPropagator
 from opentelemetry.trace import Span
@@ -26,11 +26,16 @@ from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapProp
 
 _DEFAULT_PAIR = frozenset({TraceContextTextMapPropagator, W3CBaggagePropagator})
 _BAGGAGE = W3CBaggagePropagator()
+# The key under which the API keeps a context's baggage dict (private to the
+# API: read from what the public function writes).
+_BAGGAGE_KEY = next(iter(baggage.set_baggage("k", "v", Context())))
 
 # (text map, whether it is the default pair): checked again when it changes.
 _checked: tuple[TextMapPropagator | None, bool] = (None, False)
 # (baggage entries, their header): the last baggage encoded.
 _last_baggage: tuple[dict[str, object], str | None] = ({}, None)
+# (trace id, the traceparent's start): the last trace a header was written for.
+_last_trace: tuple[int, str] = (0, "")
 
 
 def inject_w3c(
@@ -52,7 +57,7 @@ def inject_w3c(
     span_context = span.get_span_context()
     if span_context.is_valid:
         carrier["traceparent"] = (
-            f"00-{span_context.trace_id:032x}-{span_context.span_id:016x}"
+            f"{_trace_prefix(span_context.trace_id)}{span_context.span_id:016x}"
             f"-{span_context.trace_flags:02x}"
         )
         if span_context.trace_state:
@@ -60,6 +65,17 @@ def inject_w3c(
     header = _baggage_header(context)
     if header is not None:
         carrier["baggage"] = header
+
+
+def _trace_prefix(trace_id: int) -> str:
+    """``00-{trace_id}-``: the calls of one trace share it (formatting a
+    128-bit id is about half of formatting the header)."""
+    global _last_trace
+    last_id, prefix = _last_trace
+    if last_id != trace_id:
+        prefix = f"00-{trace_id:032x}-"
+        _last_trace = (trace_id, prefix)
+    return prefix
 
 
 def _remember(textmap: TextMapPropagator) -> bool:
@@ -78,15 +94,19 @@ def _remember(textmap: TextMapPropagator) -> bool:
 
 def _baggage_header(context: Context | None) -> str | None:
     global _last_baggage
-    entries = baggage.get_all(context)
+    if context is None:
+        context = get_current()
+    entries = context.get(_BAGGAGE_KEY)
     if not entries:
         return None
     last_entries, header = _last_baggage
-    if entries == last_entries:
+    # Contexts are immutable and the API copies a baggage dict to change it:
+    # the same dict, kept below only when its values are strings, is the same header.
+    if entries is last_entries or entries == last_entries:
         return header
     carrier: dict[str, str] = {}
     _BAGGAGE.inject(carrier, context)
     header = carrier.get("baggage")
-    if all(type(value) is str for value in entries.values()):  # immutable: safe to reuse
-        _last_baggage = (dict(entries), header)
+    if type(entries) is dict and all(type(value) is str for value in entries.values()):
+        _last_baggage = (entries, header)
     return header

@@ -14,6 +14,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from a2a.client.client import ClientCallContext
+from opentelemetry.context import Context, get_current
 from opentelemetry.trace import Span, SpanKind, Tracer
 
 from a2a_session_manager.instrumentation.a2a import _wrappers as wrappers
@@ -21,23 +22,12 @@ from a2a_session_manager.instrumentation.a2a._records import Exchange
 from a2a_session_manager.instrumentation.a2a._spans import A2ACall, agent_attributes
 from a2a_session_manager.instrumentation.a2a._wrappers import Wrapper
 from a2a_session_manager.telemetry import semconv
-from a2a_session_manager.telemetry._context import scope_attributes
+from a2a_session_manager.telemetry._context import scope_in
 from a2a_session_manager.telemetry._guard import log_internal_error
 from a2a_session_manager.telemetry._w3c import inject_w3c
 
-_CARD_CACHE = "_a2a_session_manager_card"
-
-
-def _card_attributes(client: Any) -> dict[str, Any]:
-    """The target card's attributes, read again only when the client's card changes."""
-    card = getattr(client, "_card", None)
-    cached = getattr(client, _CARD_CACHE, None)
-    if cached is not None and cached[0] is card:
-        return cached[1]  # type: ignore[no-any-return]
-    attributes = _read_card(card)
-    with contextlib.suppress(AttributeError):  # a client class with slots: read each time
-        setattr(client, _CARD_CACHE, (card, attributes))
-    return attributes
+# (card, its attributes, scope, method, the start attributes): the last call's.
+_START_CACHE = "_a2a_session_manager_start"
 
 
 def _read_card(card: Any) -> dict[str, Any]:
@@ -66,10 +56,11 @@ def _streams(client: Any) -> bool:
 def _start(
     tracer: Tracer, method: str, client: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
 ) -> tuple[A2ACall, dict[str, Any]]:
+    # Read once: the span's parent, the session and run, the baggage to send.
+    current = get_current()
     exchange = Exchange()
     try:
-        card_attributes = _card_attributes(client)
-        exchange.span_attributes.update(card_attributes)
+        exchange.span_attributes = {**_start_attributes(client, method, current)}
         request = args[0] if args else kwargs.get("request")
         if request is not None:
             exchange.request(request)
@@ -78,26 +69,41 @@ def _start(
     # Samplers see the method as the span's name. Attributes passed here go
     # through the SDK's per-value checks (the 3 passed before cost ~5 µs a
     # call, thread CPU, in benchmarks/bench_a2a.py): all are set at the end.
-    span = tracer.start_span(method, kind=SpanKind.CLIENT)
+    span = tracer.start_span(method, current, SpanKind.CLIENT)
     try:
-        if span.is_recording():
-            attributes = exchange.span_attributes
-            attributes[semconv.A2A_PROTOCOL_METHOD_NAME] = method
-            for key, value in scope_attributes().items():
-                if key != semconv.GEN_AI_CONVERSATION_ID:  # the A2A contextId, set at the end
-                    attributes[key] = value
-    except Exception:
-        log_internal_error("starting an A2A span")
-    try:
-        kwargs = {**kwargs, "context": _with_headers(kwargs.get("context"), span)}
+        kwargs = {**kwargs, "context": _with_headers(kwargs.get("context"), span, current)}
     except Exception:
         log_internal_error("sending the trace context with an A2A request")
     return A2ACall(span, exchange), kwargs
 
 
-def _with_headers(call_context: ClientCallContext | None, span: Span) -> ClientCallContext:
+def _start_attributes(client: Any, method: str, current: Context) -> dict[str, Any]:
+    """The card's, method's and scope's attributes, built again only when one
+    of them changes (kept on the client, for its last call)."""
+    card = getattr(client, "_card", None)
+    scope = scope_in(current)
+    cached = getattr(client, _START_CACHE, None)
+    if cached is not None and cached[0] is card:
+        if cached[2] is scope and cached[3] == method:
+            return cached[4]  # type: ignore[no-any-return]
+        card_attributes = cached[1]
+    else:
+        card_attributes = _read_card(card)
+    attributes = {**card_attributes, semconv.A2A_PROTOCOL_METHOD_NAME: method}
+    if scope is not None:
+        for key, value in scope.attributes.items():
+            if key != semconv.GEN_AI_CONVERSATION_ID:  # the A2A contextId, set at the end
+                attributes[key] = value
+    with contextlib.suppress(AttributeError):  # a client class with slots: built each time
+        setattr(client, _START_CACHE, (card, card_attributes, scope, method, attributes))
+    return attributes
+
+
+def _with_headers(
+    call_context: ClientCallContext | None, span: Span, current: Context
+) -> ClientCallContext:
     headers: dict[str, str] = {}
-    inject_w3c(headers, span=span)
+    inject_w3c(headers, current, span)
     if call_context is None:
         return ClientCallContext(service_parameters=headers)
     parameters = {**(call_context.service_parameters or {}), **headers}

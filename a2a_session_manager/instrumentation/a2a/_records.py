@@ -66,12 +66,13 @@ class Exchange:
         # What the wrapper knew before the call (card, session): set with the rest at the end.
         self.span_attributes: dict[str, Any] = {}
         self.snapshots: list[Snapshot] = []
-        self._kept_states: set[tuple[str, str]] = set()  # (task, state) of kept statuses
+        # (task, state) of kept statuses with no message: made when one comes.
+        self._kept_states: set[tuple[str, str]] | None = None
         self.context_id: str | None = None
         self.task_id: str | None = None
         self.task_state: str | None = None
         self.message_id: str | None = None
-        self.reference_task_ids: list[str] = []
+        self.reference_task_ids: tuple[str, ...] = ()
         self.tenant: str | None = None
 
     # -- requests ------------------------------------------------------------
@@ -83,9 +84,11 @@ class Exchange:
         if type(request).__name__ == "SendMessageRequest":
             message = request.message
             self.message_id = message.message_id or None
-            self.reference_task_ids = list(message.reference_task_ids)
+            references = message.reference_task_ids
+            if references:
+                self.reference_task_ids = tuple(references)
             self._message(message)
-            self._keep(message)
+            self.snapshots.append((time.time_ns(), type(message), message.SerializeToString()))
         else:
             self._task(request.id, None)
 
@@ -113,7 +116,7 @@ class Exchange:
             self._context(result.context_id)
         else:
             return
-        self._keep(result)
+        self.snapshots.append((time.time_ns(), type(result), result.SerializeToString()))
 
     # The attributes follow the records' reading order (see _Records): the
     # last non-empty id read wins.
@@ -144,9 +147,13 @@ class Exchange:
             self._message(status.message)
             return True
         key = (task_id, state)
-        if key in self._kept_states:
+        kept = self._kept_states
+        if kept is None:
+            self._kept_states = {key}
+        elif key in kept:
             return False
-        self._kept_states.add(key)
+        else:
+            kept.add(key)
         return True
 
     def _task(self, task_id: str, state: str | None) -> None:
@@ -158,9 +165,6 @@ class Exchange:
     def _context(self, context_id: str) -> None:
         if context_id:
             self.context_id = context_id
-
-    def _keep(self, message: Any) -> None:
-        self.snapshots.append((time.time_ns(), type(message), message.SerializeToString()))
 
     # -- the span ------------------------------------------------------------
     def attributes(self) -> dict[str, Any]:
@@ -178,7 +182,7 @@ class Exchange:
         if self.context_id:
             attributes[semconv.GEN_AI_CONVERSATION_ID] = self.context_id
         if self.reference_task_ids:
-            attributes[semconv.A2A_PROTOCOL_REFERENCE_TASK_IDS] = tuple(self.reference_task_ids)
+            attributes[semconv.A2A_PROTOCOL_REFERENCE_TASK_IDS] = self.reference_task_ids
         return attributes
 
     def records_json(self) -> str:
