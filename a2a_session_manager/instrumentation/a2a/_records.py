@@ -121,7 +121,9 @@ class Exchange:
     # The attributes follow the records' reading order (see _Records): the
     # last non-empty id read wins.
     def _task_object(self, task: Any) -> None:
-        self._context(task.context_id)
+        context_id = task.context_id
+        if context_id:
+            self.context_id = context_id
         history = task.history
         if history:
             for message in reversed(history):  # the last one naming a context wins
@@ -135,14 +137,18 @@ class Exchange:
         self._status(task.id, task.status)
 
     def _message(self, message: Any) -> None:
-        self._context(message.context_id)
-        if message.task_id:
-            self.task_id = message.task_id
+        context_id, task_id = message.context_id, message.task_id
+        if context_id:
+            self.context_id = context_id
+        if task_id:
+            self.task_id = task_id
 
     def _status(self, task_id: str, status: Any) -> bool:
         """Read a status; ``False`` if it can add no record (streams repeat ``working``)."""
-        state = _state_name(status.state)
-        self._task(task_id, state)
+        state = _STATE_NAMES.get(status.state) or _state_name(status.state)
+        if task_id:
+            self.task_id = task_id
+        self.task_state = state
         if status.HasField("message"):
             self._message(status.message)
             return True
