@@ -256,6 +256,34 @@ async def test_task_asks_for_input_then_resumes_and_a_follow_up_references_it(
     assert question.message["parts"] == [{"type": "text", "content": "which city?"}]
 
 
+async def test_one_client_across_sessions_runs_and_methods(
+    caller: Caller, agent: A2AAgent
+) -> None:
+    """The client wrapper keeps the card's, method's and scope's attributes
+    per client between calls: each span still carries its own call's."""
+    client = await agent.client(streaming=False)
+    with asm.session("coordinator-9a"), asm.run("first") as first:
+        [sent] = await _send(client, _request("echo one"))
+    with asm.session("coordinator-9b"), asm.run("second") as second:
+        await client.get_task(GetTaskRequest(id=sent.task.id))
+        await _send(client, _request("echo two"))
+    with asm.session("coordinator-9a"):  # no run
+        await _send(client, _request("echo three"))
+
+    attrs = [dict(s.attributes or {}) for s in _a2a_spans(caller)]
+    assert [
+        (a["a2a.method.name"], a.get("session.id"), a.get(semconv.A2A_RUN_ID)) for a in attrs
+    ] == [
+        ("SendMessage", "coordinator-9a", first.id),
+        ("GetTask", "coordinator-9b", second.id),
+        ("SendMessage", "coordinator-9b", second.id),
+        ("SendMessage", "coordinator-9a", None),
+    ]
+    assert all(a["gen_ai.agent.name"] == "scripted-agent" for a in attrs)
+    assert all(a["server.address"] == "127.0.0.1" for a in attrs)
+    assert attrs[1]["gen_ai.conversation.id"] == sent.task.context_id
+
+
 async def test_failed_task(caller: Caller, agent: A2AAgent) -> None:
     client = await agent.client(streaming=True)
     with asm.session("coordinator-4"), asm.run("coordinator"):
