@@ -55,3 +55,15 @@ def test_an_ended_span_is_left_alone() -> None:
     span.end()
     set_trusted_attributes(span, {"late": "x"})
     assert "late" not in (span.attributes or {})
+
+
+def test_typed_values_are_stored_as_the_sdk_stores_them_and_keep_the_limits() -> None:
+    typed = {key: value for key, value in VALUES.items() if key != "l"}  # no list: typed
+    for provider in (
+        TracerProvider(),
+        TracerProvider(span_limits=SpanLimits(max_attributes=3, max_attribute_length=2)),
+    ):
+        span = provider.get_tracer("t").start_span("s")
+        set_trusted_attributes(span, typed, typed=True)
+        span.end()
+        assert dict(span.attributes or {}) == _stored(provider, typed, trusted=False)

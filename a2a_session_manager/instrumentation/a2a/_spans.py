@@ -97,6 +97,8 @@ def _finish(
         message = f"{type(exc).__name__}: {exc}"[:_ERROR_MESSAGE_LIMIT]
         values[semconv.ERROR_TYPE] = error_type(exc)
         values[semconv.A2A_ERROR_MESSAGE] = message
-    set_trusted_attributes(span, values)
+    # All str (protobuf strings, ids, the JSON text), the port an int, the
+    # reference ids a tuple of str: typed by construction.
+    set_trusted_attributes(span, values, typed=True)
     if message is not None:
         span.set_status(Status(StatusCode.ERROR, message))
