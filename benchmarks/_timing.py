@@ -37,15 +37,24 @@ def interleaved(
     repeats: int,
     warmup: int = 200,
     clock: Callable[[], int] = time.perf_counter_ns,
+    before_block: Callable[[str], object] | None = None,
 ) -> dict[str, float]:
-    """Median µs per call of each variant, measured in alternating blocks."""
+    """Median µs per call of each variant, measured in alternating blocks.
+
+    ``before_block(name)`` runs, untimed, before each block of variant
+    ``name``: set-up that must not be charged to the block's first call
+    (instrumenting a client, draining a background writer)."""
     names = list(variants)
     for name in names:
+        if before_block is not None:
+            before_block(name)
         per_call_us(variants[name], warmup)
     samples: dict[str, list[float]] = {name: [] for name in names}
     for repeat in range(repeats):
         order: Sequence[str] = names if repeat % 2 == 0 else list(reversed(names))
         for name in order:
+            if before_block is not None:
+                before_block(name)
             samples[name].append(per_call_us(variants[name], calls, clock))
     return {name: statistics.median(values) for name, values in samples.items()}
 
