@@ -8,6 +8,7 @@ from operator import attrgetter
 from typing import Any
 
 from a2a_session_manager.instrumentation.openai._messages import (
+    _is_mapping_type,
     chat_input_messages,
     chat_output_messages,
     field,
@@ -21,7 +22,12 @@ from a2a_session_manager.instrumentation.openai._params import (
     RESPONSES_PARAMETERS,
     request_attributes,
 )
-from a2a_session_manager.instrumentation.openai._usage import add_usage, usage_attributes
+from a2a_session_manager.instrumentation.openai._usage import (
+    USAGE_PROVIDER,
+    _int,
+    add_usage,
+    usage_attributes,
+)
 from a2a_session_manager.telemetry import semconv
 
 Attributes = dict[str, Any]
@@ -170,8 +176,22 @@ def _response_identity(attributes: Attributes, response: Any) -> None:
     _identity(attributes, *fields(response, _read_identity, _IDENTITY))
 
 
+# The response and its usage, as OpenAI sends them, in one C call (through the
+# usage's details): reading the usage apart cost 0.7 µs of the wrapper's ~10.
+_read_chat_whole = attrgetter(
+    *_CHAT_RESPONSE[:-1],
+    "usage.prompt_tokens",
+    "usage.completion_tokens",
+    "usage.prompt_tokens_details.cached_tokens",
+    "usage.completion_tokens_details.reasoning_tokens",
+)
+
+
 def chat_response_attributes(response: Any) -> Attributes:
     """Attributes of a (non-streamed) ``ChatCompletion``, without content."""
+    whole = _chat_response_whole(response)
+    if whole is not None:
+        return whole
     attributes: Attributes = {}
     response_id, model, tier, fingerprint, choices, usage = fields(
         response, _read_chat_response, _CHAT_RESPONSE
@@ -179,11 +199,45 @@ def chat_response_attributes(response: Any) -> Attributes:
     _identity(attributes, response_id, model, tier)
     if isinstance(fingerprint, str):
         attributes[semconv.OPENAI_RESPONSE_SYSTEM_FINGERPRINT] = fingerprint
+    _finish_reasons(attributes, choices)
+    if usage is not None:
+        add_usage(attributes, usage)
+    return attributes
+
+
+def _finish_reasons(attributes: Attributes, choices: Any) -> None:
     reasons = [str(r) for r in (field(c, "finish_reason") for c in choices or ()) if r is not None]
     if reasons:
         attributes[semconv.GEN_AI_RESPONSE_FINISH_REASONS] = tuple(reasons)
-    if usage is not None:
-        add_usage(attributes, usage)
+
+
+def _chat_response_whole(response: Any) -> Attributes | None:
+    """:func:`chat_response_attributes` of a client object whose usage has both
+    token counts and both details (OpenAI's own); ``None`` for anything else
+    (a dict, no usage, other fields), read the general way."""
+    if type(response) is dict or response is None or _is_mapping_type(type(response)):
+        return None
+    try:
+        response_id, model, tier, fingerprint, choices, prompt, completion, cached, reasoning = (
+            _read_chat_whole(response)
+        )
+    except AttributeError:
+        return None
+    if type(prompt) is not int or type(completion) is not int:
+        return None
+    attributes: Attributes = {}
+    _identity(attributes, response_id, model, tier)
+    if isinstance(fingerprint, str):
+        attributes[semconv.OPENAI_RESPONSE_SYSTEM_FINGERPRINT] = fingerprint
+    _finish_reasons(attributes, choices)
+    # As ``add_usage`` sets them for such a usage.
+    attributes[semconv.GEN_AI_USAGE_INPUT_TOKENS] = prompt
+    attributes[semconv.GEN_AI_USAGE_OUTPUT_TOKENS] = completion
+    if type(cached) is int or (cached := _int(cached)) is not None:
+        attributes[semconv.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS] = cached
+    if type(reasoning) is int or (reasoning := _int(reasoning)) is not None:
+        attributes[semconv.GEN_AI_USAGE_REASONING_OUTPUT_TOKENS] = reasoning
+    attributes[semconv.A2A_USAGE_SOURCE] = USAGE_PROVIDER
     return attributes
 
 

@@ -39,9 +39,12 @@ def end_span(
     attributes: Callable[[], dict[str, Any]] | None = None,
     error: BaseException | None = None,
     content: ContentProducer | None = None,
+    typed: bool = False,
 ) -> None:
     """Set what the response says, record ``content`` (structured messages),
-    mark ``error`` (an ``Exception``), end the span.
+    mark ``error`` (an ``Exception``), end the span. ``typed``: ``attributes``
+    returns only str, bool, int, float or tuple-of-str values (see
+    ``set_trusted_attributes``); content and errors add only such values.
 
     A failure to read the response is ours: it is logged, never raised, and the
     span still ends.
@@ -62,7 +65,7 @@ def end_span(
         values.update(failure)
         description = f"{failure[semconv.ERROR_TYPE]}: {failure[semconv.A2A_ERROR_MESSAGE]}"
     if values:
-        set_trusted_attributes(span, values)
+        set_trusted_attributes(span, values, typed=typed)
     if description is not None:
         span.record_exception(error)  # type: ignore[arg-type]  # an Exception, checked above
         span.set_status(Status(StatusCode.ERROR, description))

@@ -182,7 +182,9 @@ class _Call:
 
     def end(self, response: Any) -> None:
         attributes = partial(self.api.response_attributes, response)
-        end_span(self.span, attributes, content=self.content(response))
+        # Both APIs' readers keep only str, int and tuples of str (their values
+        # are type-checked as read): the write skips checking them again.
+        end_span(self.span, attributes, content=self.content(response), typed=True)
 
     def fail(self, error: BaseException) -> None:
         recording = self.span.is_recording()
