@@ -155,7 +155,7 @@ def response_attributes(message: Any) -> Attributes:
         attributes[semconv.GEN_AI_RESPONSE_MODEL] = model
     reason = finish_reason(stop_reason)
     if reason is not None:
-        attributes[semconv.GEN_AI_RESPONSE_FINISH_REASONS] = (reason,)
+        attributes[semconv.GEN_AI_RESPONSE_FINISH_REASONS] = (str(reason),)  # a plain str
     return attributes
 
 

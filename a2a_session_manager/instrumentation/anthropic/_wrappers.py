@@ -88,7 +88,9 @@ class _Call:
 
     def end(self, message: Any) -> None:
         content = partial(_call_content, self.snapshot, message)
-        end_span(self.span, partial(response_attributes, message), content=content)
+        # ``response_attributes`` keeps only str, int and a tuple of str: the
+        # write skips checking them again.
+        end_span(self.span, partial(response_attributes, message), content=content, typed=True)
 
     def fail(self, error: BaseException) -> None:
         recording = self.span.is_recording()
