@@ -26,6 +26,11 @@ from a2a_session_manager.telemetry._json import from_json_text
 
 INSTRUCTION_ROLES = frozenset({"system", "developer"})
 _ROOT = b"a2a-conversation-v2"  # v2: instruction messages left out of the chain
+# One encoder each, shared: ``json.dumps`` with options builds a new encoder
+# per call, several times per chat span. Same options, so the same text (the
+# digests stored sessions hold depend on it).
+_SORTED = json.JSONEncoder(sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+_COMPACT = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
 
 
 def parts(message: Mapping[str, Any]) -> list[dict[str, Any]]:
@@ -63,7 +68,7 @@ def merged_turns(messages: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
 def _canonical_json(value: Any) -> str:
     value = from_json_text(value)
     try:
-        return json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+        return _SORTED.encode(value)
     except (TypeError, ValueError, RecursionError):
         return repr(value)
 
@@ -90,7 +95,7 @@ def canonical(message: Mapping[str, Any]) -> bytes:
         if canon is not None:
             form.append(canon)
     try:
-        text = json.dumps(form, ensure_ascii=False, separators=(",", ":"))
+        text = _COMPACT.encode(form)
     except (TypeError, ValueError, RecursionError):
         text = repr(form)
     return text.encode("utf-8", "surrogatepass")
