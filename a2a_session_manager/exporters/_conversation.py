@@ -31,6 +31,7 @@ _ROOT = b"a2a-conversation-v2"  # v2: instruction messages left out of the chain
 # digests stored sessions hold depend on it).
 _SORTED = json.JSONEncoder(sort_keys=True, ensure_ascii=False, separators=(",", ":"))
 _COMPACT = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+_encode_string = json.encoder.encode_basestring  # what ``_COMPACT`` encodes a str with
 
 
 def parts(message: Mapping[str, Any]) -> list[dict[str, Any]]:
@@ -94,11 +95,38 @@ def canonical(message: Mapping[str, Any]) -> bytes:
         canon = _canonical_part(part)
         if canon is not None:
             form.append(canon)
-    try:
-        text = _COMPACT.encode(form)
-    except (TypeError, ValueError, RecursionError):
-        text = repr(form)
+    text = _flat_json(form)
+    if text is None:
+        try:
+            text = _COMPACT.encode(form)
+        except (TypeError, ValueError, RecursionError):
+            text = repr(form)
     return text.encode("utf-8", "surrogatepass")
+
+
+def _flat_json(form: list[Any]) -> str | None:
+    """``_COMPACT.encode(form)`` for the usual form, whose values are all
+    strings or ``None``, joined from the string encoder the JSON encoder uses
+    (without its set-up per call, most of the cost of hashing a message);
+    ``None`` for any other form."""
+    role = form[0]
+    if role is None:
+        pieces = ["null"]
+    elif isinstance(role, str):
+        pieces = [_encode_string(role)]
+    else:
+        return None
+    for canon in form[1:]:
+        items = []
+        for value in canon:
+            if isinstance(value, str):
+                items.append(_encode_string(value))
+            elif value is None:
+                items.append("null")
+            else:
+                return None
+        pieces.append("[" + ",".join(items) + "]")
+    return "[" + ",".join(pieces) + "]"
 
 
 def _step(previous: bytes, message: Mapping[str, Any]) -> bytes:
