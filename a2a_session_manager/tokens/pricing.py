@@ -173,24 +173,44 @@ def _rate(value: Any, input_tokens: int) -> float | None:
     return float(rate)
 
 
+# genai-prices' price objects (its snapshot keeps each, unchanged) whose
+# answer does not depend on the call's input tokens: by id, with the object
+# (so a reused id is never mistaken for it). Reading one costs ~3 us a call.
+_untiered: dict[int, tuple[Any, ModelPrice | None]] = {}
+_UNTIERED_LIMIT = 4096
+
+
 def _simple_price(prices: Any, input_tokens: int = 0) -> ModelPrice | None:
     """Our ``ModelPrice`` for a call with ``input_tokens`` when genai-prices'
     price is per-token rates (tiered or not) and nothing else a call is billed
     for, else ``None``."""
+    known = _untiered.get(id(prices))
+    if known is not None and known[0] is prices:
+        return known[1]
     rates = {k: v for k, v in vars(prices).items() if v is not None and not k.startswith("_")}
     if not rates.keys() <= _TOKEN_KEYS | _NOT_BILLED or "output_mtok" not in rates:
+        _remember(prices, None)
         return None
     input_rate = _rate(rates.get("input_mtok", Decimal(0)), input_tokens)
     output_rate = _rate(rates["output_mtok"], input_tokens)
     if input_rate is None or output_rate is None:
         return None
     read, write = rates.get("cache_read_mtok"), rates.get("cache_write_mtok")
-    return ModelPrice(
+    price = ModelPrice(
         input=input_rate,
         output=output_rate,
         cached_input=None if read is None else _rate(read, input_tokens),
         cache_write=None if write is None else _rate(write, input_tokens),
     )
+    if all(isinstance(v, Decimal) for k, v in rates.items() if k in _TOKEN_KEYS):
+        _remember(prices, price)
+    return price
+
+
+def _remember(prices: Any, price: ModelPrice | None) -> None:
+    if len(_untiered) >= _UNTIERED_LIMIT:
+        _untiered.clear()
+    _untiered[id(prices)] = (prices, price)
 
 
 def price_for_model(
