@@ -12,14 +12,15 @@ goes wrong on our side is logged, never raised.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from typing import Any
 
-from opentelemetry import context as otel_context
-from opentelemetry import trace
-from opentelemetry.instrumentation.utils import is_instrumentation_enabled
 from opentelemetry.trace import Span, SpanKind, Tracer
 
+from a2a_session_manager.instrumentation._chat_wrappers import (
+    Wrapper,
+    async_chat_wrapper,
+    sync_chat_wrapper,
+)
 from a2a_session_manager.instrumentation.litellm._routing import routing_attributes
 from a2a_session_manager.instrumentation.openai._attributes import (
     chat_request_attributes,
@@ -38,10 +39,7 @@ from a2a_session_manager.instrumentation.openai._usage import chat_prompt
 from a2a_session_manager.telemetry import semconv
 from a2a_session_manager.telemetry._context import scope_attributes
 from a2a_session_manager.telemetry._deferred_content import ContentProducer
-from a2a_session_manager.telemetry._guard import internal_errors, log_internal_error
-from a2a_session_manager.telemetry._recorded_call import end_recording, recording_call
-
-Wrapper = Callable[[Callable[..., Any], Any, tuple[Any, ...], dict[str, Any]], Any]
+from a2a_session_manager.telemetry._guard import log_internal_error
 
 # ``completion(model, messages, ...)``: the two arguments that may come by position.
 _POSITIONAL = ("model", "messages")
@@ -188,55 +186,19 @@ def _finish(call: _Call, result: Any, is_async: bool) -> Any:
 
 
 def sync_wrapper(tracer: Tracer) -> Wrapper:
-    def traced(
-        wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
-    ) -> Any:
-        if not is_instrumentation_enabled():
-            return wrapped(*args, **kwargs)
-        args, kwargs = _by_name(args, kwargs)
-        call = _start(tracer, kwargs)
-        if call is None:
-            return wrapped(*args, **kwargs)
-        token = otel_context.attach(trace.set_span_in_context(call.span))
-        recorded = recording_call()
-        try:
-            result = wrapped(*args, **kwargs)
-        except BaseException as error:
-            with internal_errors("ending a failed LiteLLM chat span"):
-                call.fail(error)
-            raise
-        finally:
-            end_recording(recorded)
-            otel_context.detach(token)
-        return _finish(call, result, is_async=False)
-
-    return traced
+    # LiteLLM's call owns the record: the client wrappers inside it step aside.
+    return sync_chat_wrapper(
+        lambda _instance, kwargs, _current: _start(tracer, kwargs),
+        _finish,
+        owns_call=True,
+        arguments=_by_name,
+    )
 
 
 def async_wrapper(tracer: Tracer) -> Wrapper:
-    async def traced(
-        wrapped: Callable[..., Awaitable[Any]],
-        instance: Any,
-        args: tuple[Any, ...],
-        kwargs: dict[str, Any],
-    ) -> Any:
-        if not is_instrumentation_enabled():
-            return await wrapped(*args, **kwargs)
-        args, kwargs = _by_name(args, kwargs)
-        call = _start(tracer, kwargs)
-        if call is None:
-            return await wrapped(*args, **kwargs)
-        token = otel_context.attach(trace.set_span_in_context(call.span))
-        recorded = recording_call()
-        try:
-            result = await wrapped(*args, **kwargs)
-        except BaseException as error:
-            with internal_errors("ending a failed LiteLLM chat span"):
-                call.fail(error)
-            raise
-        finally:
-            end_recording(recorded)
-            otel_context.detach(token)
-        return _finish(call, result, is_async=True)
-
-    return traced
+    return async_chat_wrapper(
+        lambda _instance, kwargs, _current: _start(tracer, kwargs),
+        _finish,
+        owns_call=True,
+        arguments=_by_name,
+    )
