@@ -12,6 +12,10 @@ import statistics
 import time
 from collections.abc import Callable, Sequence
 
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
 
 def per_call_us(
     fn: Callable[[], object], calls: int, clock: Callable[[], int] = time.perf_counter_ns
@@ -67,3 +71,25 @@ def median_ms(fn: Callable[[], object], repeats: int) -> float:
         fn()
         times.append((time.perf_counter_ns() - start) / 1e6)
     return statistics.median(times)
+
+
+def raw_span_around(name: str, call: Callable[[], object]) -> Callable[[], None]:
+    """``call`` inside a raw OpenTelemetry span (a provider of its own, with
+    an in-memory exporter emptied now and then): the floor the benchmarks
+    compare an instrumentation with."""
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    tracer = provider.get_tracer("floor")
+    finished = 0
+
+    def floor() -> None:
+        nonlocal finished
+        with tracer.start_as_current_span(name):
+            call()
+        finished += 1
+        if finished >= 10_000:
+            exporter.clear()
+            finished = 0
+
+    return floor

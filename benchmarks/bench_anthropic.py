@@ -22,8 +22,6 @@ from typing import Any
 import anthropic
 from anthropic.types import Message, RawMessageStreamEvent
 from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor
-from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from pydantic import TypeAdapter
 
 import a2a_session_manager as asm
@@ -32,7 +30,7 @@ from a2a_session_manager.instrumentation.anthropic._wrappers import sync_wrapper
 from a2a_session_manager.instrumentation.openai._stream import SyncStreamProxy
 from a2a_session_manager.sdk import Handle
 from a2a_session_manager.storage import InMemorySessionStore
-from benchmarks._timing import interleaved
+from benchmarks._timing import interleaved, raw_span_around
 from benchmarks.bench_openai import call_rows
 
 # The same request and recorded response as the peers' harness (peers/anthropic_overhead.py).
@@ -55,19 +53,11 @@ def bench_wrapper(handle: Handle, store: InMemorySessionStore) -> tuple[dict[str
     traced = sync_wrapper(
         handle.tracer_provider.get_tracer("a2a_session_manager.instrumentation.anthropic")
     )
-    floor_exporter = InMemorySpanExporter()
-    floor_provider = TracerProvider()
-    floor_provider.add_span_processor(SimpleSpanProcessor(floor_exporter))
-    floor_tracer = floor_provider.get_tracer("floor")
 
     def bare() -> None:
         create(**kwargs)
 
-    def floor() -> None:
-        with floor_tracer.start_as_current_span(f"chat {MODEL}"):
-            create(**kwargs)
-        if len(floor_exporter._finished_spans) > 10_000:
-            floor_exporter.clear()
+    floor = raw_span_around(f"chat {MODEL}", bare)
 
     def ours() -> None:
         traced(create, instance, (), kwargs)

@@ -25,8 +25,6 @@ from openai.types.chat import ChatCompletion, ChatCompletionChunk
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor
-from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 import a2a_session_manager as asm
 from a2a_session_manager.exporters._metrics import GenAIMetricsProcessor
@@ -36,7 +34,7 @@ from a2a_session_manager.instrumentation.openai._wrappers import CHAT, sync_wrap
 from a2a_session_manager.sdk import Handle
 from a2a_session_manager.storage import InMemorySessionStore
 from a2a_session_manager.testing import LocalOpenAIServer
-from benchmarks._timing import interleaved
+from benchmarks._timing import interleaved, raw_span_around
 
 PEERS_NOTE = (
     "Reference (issue 5, measured here with each peer in its own venv, added µs per "
@@ -82,19 +80,11 @@ def bench_wrapper(handle: Handle, store: InMemorySessionStore) -> tuple[dict[str
     traced = sync_wrapper(
         handle.tracer_provider.get_tracer("a2a_session_manager.instrumentation.openai"), CHAT
     )
-    floor_exporter = InMemorySpanExporter()
-    floor_provider = TracerProvider()
-    floor_provider.add_span_processor(SimpleSpanProcessor(floor_exporter))
-    floor_tracer = floor_provider.get_tracer("floor")
 
     def bare() -> None:
         create(**kwargs)
 
-    def floor() -> None:
-        with floor_tracer.start_as_current_span("chat gpt-4o-mini"):
-            create(**kwargs)
-        if len(floor_exporter._finished_spans) > 10_000:
-            floor_exporter.clear()
+    floor = raw_span_around("chat gpt-4o-mini", bare)
 
     def ours() -> None:
         traced(create, instance, (), kwargs)
@@ -141,10 +131,6 @@ def bench_calls(
     client: openai.OpenAI, handle: Handle, store: InMemorySessionStore, *, calls: int, repeats: int
 ) -> tuple[dict[str, float], int]:
     """Median µs per call: bare, under the raw-span floor, and instrumented."""
-    floor_exporter = InMemorySpanExporter()
-    floor_provider = TracerProvider()
-    floor_provider.add_span_processor(SimpleSpanProcessor(floor_exporter))
-    floor_tracer = floor_provider.get_tracer("floor")
     instrumentor = OpenAIInstrumentor()
     metered = metered_provider(handle)
     state: dict[str, Any] = {"on": None}
@@ -170,10 +156,7 @@ def bench_calls(
     def create() -> Any:
         return client.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES)
 
-    def floor() -> None:
-        with floor_tracer.start_as_current_span("chat gpt-4o-mini"):
-            create()
-        floor_exporter.clear()
+    floor = raw_span_around("chat gpt-4o-mini", create)
 
     def ours_stored() -> None:
         create()
